@@ -1,0 +1,9 @@
+//! bpfc-runtime: the machine that compiled BPF programs run on — and the only crate that touches raw
+//! memory or the kernel.
+//!
+//! It owns the contract shared by every engine: the instruction set ([`isa`]), the native-object ABI
+//! ([`abi`]), and the semantics ([`interp`], the reference interpreter that all compiled code is compared
+//! with). It never links Cranelift: the compiler depends on it, not the other way round.
+#![warn(missing_docs)]
+
+pub mod isa;

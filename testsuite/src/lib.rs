@@ -1,0 +1,2 @@
+//! Shared helpers of the bpfc testsuite.
+#![forbid(unsafe_code)]
