@@ -4,6 +4,11 @@
 //! It owns the contract shared by every engine: the instruction set ([`isa`]), the native-object ABI
 //! ([`abi`]), and the semantics ([`interp`], the reference interpreter that all compiled code is compared
 //! with). It never links Cranelift: the compiler depends on it, not the other way round.
+//!
+//! `unsafe` is confined to [`mem`] (raw loads and stores after a region check), [`exec`] (calling native
+//! code and helpers) and [`sys`] (the `bpf()` and `perf_event_open` system calls).
 #![warn(missing_docs)]
 
+pub mod abi;
+pub mod helpers;
 pub mod isa;

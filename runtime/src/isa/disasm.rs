@@ -11,11 +11,7 @@ struct Hex(i64);
 
 impl fmt::Display for Hex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 < 0 {
-            write!(f, "-{:#x}", (self.0 as i128).unsigned_abs())
-        } else {
-            write!(f, "{:#x}", self.0)
-        }
+        if self.0 < 0 { write!(f, "-{:#x}", (self.0 as i128).unsigned_abs()) } else { write!(f, "{:#x}", self.0) }
     }
 }
 
@@ -163,14 +159,9 @@ impl fmt::Display for Located {
                     AtomicOp::And { fetch } => fetch_op(f, "and", "&=", fetch),
                     AtomicOp::Xor { fetch } => fetch_op(f, "xor", "^=", fetch),
                     AtomicOp::Xchg => write!(f, "{} = xchg{xname}({}, {})", W(w, src), addr(off), W(w, src)),
-                    AtomicOp::CmpXchg => write!(
-                        f,
-                        "{} = cmpxchg{xname}({}, {}, {})",
-                        W(w, Reg::R0),
-                        addr(off),
-                        W(w, Reg::R0),
-                        W(w, src)
-                    ),
+                    AtomicOp::CmpXchg => {
+                        write!(f, "{} = cmpxchg{xname}({}, {}, {})", W(w, Reg::R0), addr(off), W(w, Reg::R0), W(w, src))
+                    }
                 }
             }
             Insn::LdImm64 { dst, imm } => {
