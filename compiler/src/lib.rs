@@ -1,4 +1,15 @@
 //! bpfc-compiler: what the kernel does at `BPF_PROG_LOAD`, ahead of time — read the clang object, link
 //! and relocate, verify, lift every instruction to Cranelift IR and emit native code.
-#![forbid(unsafe_code)]
+//!
+//! The crate denies `unsafe`; the single exception is turning a cranelift-jit code pointer into a
+//! callable entry (`emit::jit`), see docs/architecture.md.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod btf;
+pub mod conformance;
+pub mod elf;
+pub mod emit;
+pub mod link;
+pub mod lower;
+pub mod verify;

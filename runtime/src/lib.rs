@@ -10,5 +10,12 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod ctx;
+pub mod events;
+pub mod exec;
 pub mod helpers;
+pub mod interp;
 pub mod isa;
+pub mod maps;
+pub mod mem;
+pub mod sys;

@@ -1,0 +1,1 @@
+//! BTF and .BTF.ext: types, func/line info, CO-RE relocations.

@@ -1,0 +1,1 @@
+//! The bpf_conformance data format and runner.

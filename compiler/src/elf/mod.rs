@@ -1,0 +1,1 @@
+//! Reading clang-built BPF ELF objects.

@@ -1,0 +1,1 @@
+//! Emitting native code: in-process JIT and relocatable objects.

@@ -1,0 +1,1 @@
+//! Linking: subprograms, map and global-data references, relocations.

@@ -1,0 +1,1 @@
+//! Lifting BPF instructions to Cranelift IR.

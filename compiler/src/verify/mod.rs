@@ -1,0 +1,1 @@
+//! The verifier: abstract interpretation that proves programs safe.

@@ -1,0 +1,1 @@
+//! Program contexts: pt_regs layouts, tracepoint records, raw tracepoint arguments.

@@ -1,0 +1,1 @@
+//! Events programs run on: replay files, live tracepoints and uprobes.

@@ -1,0 +1,1 @@
+//! The reference interpreter: the executable specification of RFC 9669 and the kernel's semantics.

@@ -1,0 +1,1 @@
+//! BPF maps with the kernel's semantics.
