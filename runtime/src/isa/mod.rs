@@ -10,11 +10,13 @@
 //! error locations and disassembly all use slot numbers ([`Pc`]), as the kernel and llvm-objdump do.
 
 mod asm;
+mod cfg;
 mod decode;
 mod disasm;
 mod encode;
 
 pub use asm::{AsmError, assemble};
+pub use cfg::{Cfg, CfgError, Function};
 pub use decode::{DecodeError, decode};
 pub use disasm::{Disasm, disassemble};
 pub use encode::encode;

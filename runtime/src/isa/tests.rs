@@ -100,3 +100,17 @@ fn assembles_the_dialect() {
     assert!(assemble("jeq %r1, 0, nowhere\nexit").is_err());
     assert!(assemble("add %r1, 0x100000000").is_err());
 }
+
+#[test]
+fn splits_functions_and_blocks() {
+    let text = "mov %r1, 1\njeq %r1, 0, +1\ncall local f\nexit\nf:\nmov %r0, 2\nja +0\nexit";
+    let code = decode(&assemble(text).unwrap()).unwrap();
+    let cfg = Cfg::new(&code).unwrap();
+    let starts: Vec<Pc> = cfg.functions().iter().map(|f| f.start).collect();
+    assert_eq!(starts, [0, 4]);
+    let lens: Vec<Option<u32>> = (0..code.len()).map(|i| cfg.block_len(i)).collect();
+    assert_eq!(lens, [Some(2), None, Some(1), Some(1), Some(2), None, Some(1)]);
+    // A jump from the entry function into f is rejected.
+    let code = decode(&assemble("ja f\nexit\nf:\ncall local f\nexit").unwrap()).unwrap();
+    assert!(matches!(Cfg::new(&code), Err(CfgError::JumpOutOfFunction { at: 0, target: 2, function: 0 })));
+}
