@@ -388,6 +388,10 @@ impl<'e> HelperCtx<'e> {
 macro_rules! declare_helper {
     ($(#[$meta:meta])* $vis:vis $name:ident => $body:path) => {
         $(#[$meta])*
+        ///
+        /// # Safety
+        /// A [`HelperFn`]($crate::abi::HelperFn): `env` must be null or the live `Env` of the calling
+        /// invocation, built by `bpfc_runtime::exec`.
         $vis unsafe extern "C" fn $name(
             env: *mut $crate::abi::Env,
             r1: u64,

@@ -1,4 +1,5 @@
 //! Shared helpers of the bpfc testsuite.
 #![forbid(unsafe_code)]
 
+pub mod data;
 pub mod random;
