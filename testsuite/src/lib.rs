@@ -1,2 +1,5 @@
 //! Shared helpers of the bpfc testsuite.
 #![forbid(unsafe_code)]
+
+pub mod kernel;
+pub mod shared;
