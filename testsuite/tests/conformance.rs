@@ -9,11 +9,11 @@
 use bpfc_compiler::conformance::{
     CrossEngine, ENGINES, Engine, Expected, Verdict, data_files, engine, parse_file, run_case, scratch_path,
 };
-use std::sync::Arc;
 use bpfc_runtime::isa::{decode, disassemble};
 use bpfc_testsuite::data::conformance_dir;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 fn files(sub: &str) -> Result<Vec<PathBuf>, String> {
     let dir = conformance_dir()?.join(sub);
@@ -43,7 +43,8 @@ fn case_trial(engine_name: &'static str, path: PathBuf) -> Trial {
 const CROSS_TARGETS: &[&str] = &["aarch64-unknown-linux-gnu", "riscv64gc-unknown-linux-gnu", "s390x-unknown-linux-gnu"];
 
 fn cross_trials(files: &[PathBuf], target: &'static str, checked: bool) -> Vec<Trial> {
-    let label = format!("{}@{}", if checked { "aot-checked" } else { "aot" }, target.split('-').next().unwrap_or(target));
+    let label =
+        format!("{}@{}", if checked { "aot-checked" } else { "aot" }, target.split('-').next().unwrap_or(target));
     let cases: Result<Vec<_>, String> = files.iter().map(|p| parse_file(p).map_err(|e| e.to_string())).collect();
     let engine = cases.and_then(|cases| {
         let scratch = scratch_path("cross", "d");
