@@ -194,7 +194,9 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
     regs[2] = ctx_len;
     regs[10] = vm.stack_top();
     let stack_base = vm.stack_base();
-    let mut frames: Vec<Frame> = Vec::with_capacity(MAX_FRAMES);
+    // Saved caller states; `depth` of them are live. A fixed array: a run allocates nothing.
+    let mut frames = [Frame { regs: [0; Reg::COUNT], ret: 0 }; MAX_FRAMES];
+    let mut depth = 0usize;
     let mut i = 0usize;
     loop {
         let Some(op) = p.ops.get(i) else {
@@ -312,10 +314,11 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Local(_)) => {
                 let top = regs[10].wrapping_sub(STACK_SIZE as u64);
                 match top.checked_sub(STACK_SIZE as u64) {
-                    Some(bottom) if bottom >= stack_base && frames.len() + 1 < MAX_FRAMES => {}
+                    Some(bottom) if bottom >= stack_base && depth + 1 < MAX_FRAMES => {}
                     _ => return Err(trap(TrapCode::CallDepth, pc, 0)),
                 }
-                frames.push(Frame { regs, ret: i });
+                frames[depth] = Frame { regs, ret: i };
+                depth += 1;
                 let mut callee = [0u64; Reg::COUNT];
                 callee[1..6].copy_from_slice(&regs[1..6]);
                 callee[10] = top;
@@ -325,15 +328,17 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Kfunc { .. }) => {
                 return Err(trap(TrapCode::Unsupported, pc, unsupported::KFUNC));
             }
-            Insn::Exit => match frames.pop() {
-                None => return Ok(regs[0]),
-                Some(f) => {
-                    let r0 = regs[0];
-                    regs = f.regs;
-                    regs[0] = r0;
-                    i = f.ret;
+            Insn::Exit => {
+                if depth == 0 {
+                    return Ok(regs[0]);
                 }
-            },
+                depth -= 1;
+                let f = frames[depth];
+                let r0 = regs[0];
+                regs = f.regs;
+                regs[0] = r0;
+                i = f.ret;
+            }
         }
     }
 }
