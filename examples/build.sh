@@ -7,9 +7,25 @@
 #
 # Every NAME.bpf.c becomes NAME.bpf.o (-mcpu=v3) and NAME.v4.bpf.o (-mcpu=v4). The objects are committed and
 # testsuite/tests/examples_uptodate.rs rebuilds them with this script and compares them byte for byte, so the
-# build must be reproducible: we compile from this directory with relative source and include paths and
-# -fdebug-compilation-dir=. so that neither DWARF nor BTF records the absolute checkout path.
+# build must be reproducible. Two things matter:
+#  - no absolute path may be recorded: we compile with relative source and include paths and
+#    -fdebug-compilation-dir=., so DWARF and BTF name files "./NAME.bpf.c";
+#  - clang-19's BTF writer orders the FWD types it creates for CO-RE-accessed structs (e.g. task_struct) by
+#    the heap addresses of their debug-info nodes, and that layout shifts with the length and spelling of the
+#    directory being compiled in (same directory: same bytes; another checkout: different BTF type ids).
+#    So every compile runs in one canonical directory, $CANON, which this script fills with a copy of the
+#    sources; a lock file serialises concurrent builds that would share it.
 set -eu
+
+CANON=/tmp/bpfc-examples-build
+LOCK=/tmp/bpfc-examples-build.lock
+if [ -z "${BPFC_EXAMPLES_BUILD_LOCKED:-}" ]; then
+	command -v flock >/dev/null 2>&1 || {
+		echo "build.sh: flock (util-linux) not found" >&2
+		exit 1
+	}
+	BPFC_EXAMPLES_BUILD_LOCKED=1 exec flock "$LOCK" "$0" "$@"
+fi
 
 CLANG=${CLANG:-clang-19}
 CC=${CC:-gcc}
@@ -38,14 +54,19 @@ build_bpf() {
 		exit 1
 	}
 	"$CLANG" --version | head -n 1 >"$OUT/CLANG_VERSION"
+	rm -rf "$CANON"
+	mkdir -p "$CANON"
+	cp ./*.bpf.c ./*.h "$CANON/"
 	for src in *.bpf.c; do
 		name=${src%.bpf.c}
 		# shellcheck disable=SC2086 # BPF_CFLAGS is a list of words
-		"$CLANG" $BPF_CFLAGS -mcpu=v3 -c "$src" -o "$OUT/$name.bpf.o"
+		(cd "$CANON" && "$CLANG" $BPF_CFLAGS -mcpu=v3 -c "$src" -o "$name.bpf.o")
 		# shellcheck disable=SC2086
-		"$CLANG" $BPF_CFLAGS -mcpu=v4 -c "$src" -o "$OUT/$name.v4.bpf.o"
+		(cd "$CANON" && "$CLANG" $BPF_CFLAGS -mcpu=v4 -c "$src" -o "$name.v4.bpf.o")
+		cp "$CANON/$name.bpf.o" "$CANON/$name.v4.bpf.o" "$OUT/"
 		echo "built $name.bpf.o $name.v4.bpf.o"
 	done
+	rm -rf "$CANON"
 }
 
 build_targets() {
