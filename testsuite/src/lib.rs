@@ -1,2 +1,4 @@
 //! Shared helpers of the bpfc testsuite.
 #![forbid(unsafe_code)]
+
+pub mod data;
