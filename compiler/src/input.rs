@@ -2,6 +2,8 @@
 //! `.data` file, or raw little-endian bytecode. Every form becomes a list of decoded programs.
 
 use crate::conformance::{ConformanceError, parse_file};
+use crate::elf::{LoadError, LoadOptions, Object};
+use crate::emit::MapSource;
 use bpfc_runtime::abi::ProgType;
 use bpfc_runtime::isa::{Code, DecodeError, decode};
 use std::path::{Path, PathBuf};
@@ -24,8 +26,12 @@ pub struct InputProgram {
 pub struct Input {
     /// Its programs.
     pub programs: Vec<InputProgram>,
+    /// Maps, indexed as the code's `MapIdx` references.
+    pub maps: Vec<MapSource>,
     /// License string (from the `license` section; "GPL" is assumed for raw bytecode).
     pub license: String,
+    /// The ELF object, when the input was one (BTF, line info, attach points).
+    pub object: Option<Object>,
 }
 
 /// Why an input could not be loaded.
@@ -52,12 +58,9 @@ pub enum InputError {
     /// A conformance file that does not parse.
     #[error(transparent)]
     Conformance(#[from] ConformanceError),
-    /// An ELF object (not supported by this input path).
-    #[error("{path}: ELF objects are read by `compiler::elf`")]
-    Elf {
-        /// The file.
-        path: PathBuf,
-    },
+    /// An ELF object that could not be read or linked.
+    #[error(transparent)]
+    Elf(#[from] LoadError),
 }
 
 /// A program name usable in a symbol: ASCII alphanumerics and `_`.
@@ -69,12 +72,46 @@ pub fn symbol_name(s: &str) -> String {
     out
 }
 
-/// Loads raw bytecode or a conformance file.
-pub fn load(path: &Path) -> Result<Input, InputError> {
+/// The descriptor form of an object's maps.
+pub fn map_sources(object: &Object) -> Vec<MapSource> {
+    object
+        .maps
+        .iter()
+        .map(|m| MapSource {
+            name: m.name.clone(),
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: m.flags,
+            inner_map: None,
+            init: m.init.clone(),
+        })
+        .collect()
+}
+
+/// Loads a clang BPF object (read, link, CO-RE against `opts`), raw bytecode or a conformance file.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Input, InputError> {
     let io = |source| InputError::Io { path: path.to_path_buf(), source };
     let bytes = std::fs::read(path).map_err(io)?;
     if bytes.starts_with(b"\x7fELF") {
-        return Err(InputError::Elf { path: path.to_path_buf() });
+        let object = Object::parse(&bytes, &path.display().to_string(), opts)?;
+        let programs = object
+            .programs
+            .iter()
+            .map(|p| InputProgram {
+                name: symbol_name(&p.name),
+                section: p.section.clone(),
+                prog_type: p.prog_type,
+                code: p.code.clone(),
+            })
+            .collect();
+        return Ok(Input {
+            programs,
+            maps: map_sources(&object),
+            license: object.license.clone(),
+            object: Some(object),
+        });
     }
     let code_bytes = if path.extension().is_some_and(|e| e == "data") { parse_file(path)?.code } else { bytes };
     let code = decode(&code_bytes).map_err(|source| InputError::Decode { path: path.to_path_buf(), source })?;
@@ -86,6 +123,13 @@ pub fn load(path: &Path) -> Result<Input, InputError> {
             prog_type: ProgType::Unspec,
             code,
         }],
+        maps: Vec::new(),
         license: "GPL".to_string(),
+        object: None,
     })
+}
+
+/// [`load_with`] with default options (CO-RE against this machine's `/sys/kernel/btf/vmlinux`).
+pub fn load(path: &Path) -> Result<Input, InputError> {
+    load_with(path, &LoadOptions::default())
 }

@@ -23,7 +23,7 @@ enum Emit {
 /// Arguments of `bpfc build`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// BPF input: raw bytecode or a conformance `.data` file.
+    /// BPF input: a clang `-target bpf` object, raw bytecode, or a conformance `.data` file.
     input: PathBuf,
     /// Output file (default: stdout for clif/asm, `<input>.native.o` for objects).
     #[arg(short, long)]
@@ -51,12 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
         .collect();
     let opts = CodegenOptions {
-        lower: LowerOptions { checked: args.checked, map_count: 0 },
+        lower: LowerOptions { checked: args.checked, map_count: input.maps.len() as u32 },
         target: args.target.clone(),
         verify_ir: cfg!(debug_assertions),
         pic: args.shared,
     };
-    let source = ObjectSource { programs, maps: vec![], license: input.license.clone() };
+    let source = ObjectSource { programs, maps: input.maps.clone(), license: input.license.clone() };
     let text = match args.emit {
         Emit::Clif => Some(clif_text(&source.programs, &opts)?),
         Emit::Asm => Some(format_asm(&build_object(&source, &opts, true)?.asm)),
