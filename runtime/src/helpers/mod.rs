@@ -4,3 +4,4 @@
 mod table;
 
 pub use table::HelperTable;
+pub mod spec;
