@@ -17,9 +17,11 @@
 //! against a larger [`crate::ctx::CtxLayout::size`] must copy them into a zero-padded buffer of that size.
 
 pub mod formats;
+pub mod live_tp;
 pub mod memory;
 pub mod record;
 pub mod replay;
+pub mod uprobe;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,8 +29,10 @@ use std::sync::Arc;
 use crate::abi::EventMeta;
 use crate::ctx::{Arch, TracepointFormat};
 pub use formats::{FormatError, TpFormats};
+pub use live_tp::{Attach, LiveError, LiveOptions, LiveSource, LiveStats, StopCondition};
 pub use memory::{BlobMemory, MemorySource, NoMemory, ProcessMemory, RecordingMemory};
 pub use replay::{ReplayError, ReplayReader, ReplayWriter};
+pub use uprobe::{UprobeError, UprobeSpec};
 
 /// Which kind of probe produced a `pt_regs` context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

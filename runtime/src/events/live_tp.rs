@@ -1,0 +1,576 @@
+//! Live events from this machine's kernel: tracepoints (`PERF_TYPE_TRACEPOINT`, id from tracefs) and
+//! uprobes/uretprobes (the uprobe PMU, see [`super::uprobe`]), one perf event per online CPU and attach
+//! point (system-wide, or for one process and the children it creates afterwards: `inherit`).
+//!
+//! Per CPU, the first event owns an mmap'd ring and every other event on that CPU is redirected into it
+//! (`PERF_EVENT_IOC_SET_OUTPUT`), so one ring per CPU holds all attach points in the order they fired;
+//! samples carry `PERF_SAMPLE_IDENTIFIER` to say which. Samples have TID, TIME (CLOCK_MONOTONIC, the
+//! clock of `bpf_ktime_get_ns`), CPU, and RAW (a tracepoint's record = the program's ctx, copied once
+//! out of the ring) or REGS_USER (→ `pt_regs`).
+//!
+//! Order: rings are drained into one heap keyed by (time, arrival); an item is released only once it is
+//! older than the drain's start minus [`SLACK_NS`], so an event still being written on another CPU cannot
+//! be overtaken: events come out in timestamp order across CPUs. At the stop, everything is released.
+//!
+//! Task data: `PERF_RECORD_COMM` records (requested on each CPU's ring owner) update the comm of a tid at
+//! their point in time (exec); a tid seen first is looked up in `/proc/PID/task/TID/{comm,status}` (comm,
+//! real uid/gid) and cached. A task already gone by then gets an empty comm and is counted in
+//! [`LiveStats::comm_unknown`]. Lost records (`PERF_RECORD_LOST`, `PERF_RECORD_LOST_SAMPLES`) are
+//! counted in [`LiveStats::lost`]: callers must report them.
+//!
+//! `bpf_probe_read_user` of a live event reads the event's process with `process_vm_readv` at the time
+//! the program runs (after the event): memory the process has since changed or unmapped (or the whole
+//! process, once it exited) reads differently or fails. That is inherent to running outside the kernel.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::formats::{FormatError, TpFormats, tracefs_root};
+use super::memory::{MemorySource, NoMemory, ProcessMemory};
+use super::uprobe::{self, UprobeError, UprobeSpec};
+use super::{Event, EventSource, ProbeKind};
+use crate::abi::EventMeta;
+use crate::ctx::Arch;
+use crate::sys::perf::{self, PerfEventAttr, RingBuffer, flag, record, sample};
+
+/// How long after its timestamp a sample is certainly visible in its ring.
+pub const SLACK_NS: u64 = 2_000_000;
+
+/// When a live source ends.
+#[derive(Clone, Debug, Default)]
+pub struct StopCondition {
+    /// After this long.
+    pub duration: Option<Duration>,
+    /// When this flag becomes true (a Ctrl-C handler sets it).
+    pub flag: Option<Arc<AtomicBool>>,
+    /// When this process has exited (watched with a pidfd; need not be our child).
+    pub exit_of: Option<u32>,
+}
+
+/// Options of a live source.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Only this process (and children it creates after attaching); `None`: every process.
+    pub pid: Option<u32>,
+    /// When to end.
+    pub stop: StopCondition,
+    /// Data pages per CPU ring, as a power of two (default 7: 128 pages).
+    pub pages_log2: u32,
+}
+
+impl Default for LiveOptions {
+    fn default() -> LiveOptions {
+        LiveOptions { pid: None, stop: StopCondition::default(), pages_log2: 7 }
+    }
+}
+
+/// What to attach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// A tracepoint `category:name`.
+    Tracepoint {
+        /// Category.
+        category: String,
+        /// Name.
+        name: String,
+    },
+    /// A uprobe or uretprobe.
+    Uprobe(UprobeSpec),
+    /// A kprobe or kretprobe: refused on this kernel, with a pointer to replay.
+    Kprobe {
+        /// Function.
+        func: String,
+        /// kretprobe.
+        ret: bool,
+    },
+}
+
+/// A live source cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// Format or tracefs trouble.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Uprobe trouble.
+    #[error(transparent)]
+    Uprobe(#[from] UprobeError),
+    /// kprobes are unavailable.
+    #[error("{message}")]
+    NoKprobes {
+        /// The explanation (what, why, and that replay works).
+        message: String,
+    },
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was attempted.
+        what: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Nothing to attach.
+    #[error("no attach points given")]
+    Empty,
+}
+
+/// Counters of a live source.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Samples delivered as events.
+    pub events: u64,
+    /// Records the kernel lost (ring full or sample throttling): never silently dropped.
+    pub lost: u64,
+    /// Events whose task was gone before its comm could be read (comm left empty).
+    pub comm_unknown: u64,
+    /// Samples that could not be decoded (unknown id, truncated): should stay 0.
+    pub malformed: u64,
+    /// Records seen per CPU (index = CPU number in the order of `cpus`).
+    pub per_cpu: Vec<u64>,
+}
+
+#[derive(Clone)]
+enum Decode {
+    Raw,
+    Regs,
+}
+
+struct Target {
+    source: EventSource,
+    decode: Decode,
+}
+
+struct Ring {
+    ring: RingBuffer,
+    fds: Vec<OwnedFd>,
+}
+
+#[derive(Clone, Copy)]
+struct Task {
+    comm: [u8; 16],
+    uid: u32,
+    gid: u32,
+}
+
+enum Item {
+    Event(Box<Event>),
+    Comm { tid: u32, comm: [u8; 16] },
+}
+
+struct Pending {
+    time: u64,
+    seq: u64,
+    item: Item,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(o.time, o.seq))
+    }
+}
+
+/// A stream of live events; iterate it for [`Event`]s in timestamp order until the stop condition holds.
+pub struct LiveSource {
+    rings: Vec<Ring>,
+    targets: Vec<Target>,
+    ids: HashMap<u64, usize>,
+    pending: BinaryHeap<Reverse<Pending>>,
+    release_before: u64,
+    seq: u64,
+    tasks: HashMap<u32, Option<Task>>,
+    memories: HashMap<u32, Arc<dyn MemorySource>>,
+    stats: LiveStats,
+    stop: StopCondition,
+    deadline: Option<Instant>,
+    pidfd: Option<OwnedFd>,
+    finished: bool,
+    regs_count: usize,
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource").field("rings", &self.rings.len()).field("stats", &self.stats).finish()
+    }
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LiveError {
+    let what = what.into();
+    move |source| LiveError::Sys { what, source }
+}
+
+impl LiveSource {
+    /// Attaches to tracepoints (`("syscalls", "sys_enter_openat")`).
+    pub fn tracepoints(tps: &[(&str, &str)], opts: LiveOptions) -> Result<LiveSource, LiveError> {
+        let attach: Vec<Attach> =
+            tps.iter().map(|(c, n)| Attach::Tracepoint { category: c.to_string(), name: n.to_string() }).collect();
+        LiveSource::open(&attach, &TpFormats::tracefs(), opts)
+    }
+
+    /// Attaches to uprobes/uretprobes.
+    pub fn uprobes(specs: &[UprobeSpec], opts: LiveOptions) -> Result<LiveSource, LiveError> {
+        let attach: Vec<Attach> = specs.iter().cloned().map(Attach::Uprobe).collect();
+        LiveSource::open(&attach, &TpFormats::tracefs(), opts)
+    }
+
+    /// Attaches to everything in `attach` on every online CPU; events start flowing at once.
+    pub fn open(attach: &[Attach], formats: &TpFormats, opts: LiveOptions) -> Result<LiveSource, LiveError> {
+        if attach.is_empty() {
+            return Err(LiveError::Empty);
+        }
+        // Resolve everything before opening any event, so a bad attach point fails without side effects.
+        let mut plans: Vec<(Target, PerfEventAttr, Option<CString>)> = Vec::new();
+        let base_sample = sample::IDENTIFIER | sample::TID | sample::TIME | sample::CPU;
+        let base_flags = flag::DISABLED | flag::SAMPLE_ID_ALL | flag::USE_CLOCKID | flag::WATERMARK;
+        for a in attach {
+            match a {
+                Attach::Kprobe { func, ret } => {
+                    return Err(LiveError::NoKprobes { message: uprobe::kprobe_unavailable(func, *ret) });
+                }
+                Attach::Tracepoint { category, name } => {
+                    let format = formats.get(category, name)?;
+                    // The perf id is the live tracefs id, which a copied format may not match.
+                    let root = tracefs_root()?;
+                    let id_path = root.join("events").join(category).join(name).join("id");
+                    let id: u64 = std::fs::read_to_string(&id_path)
+                        .map_err(sys(format!("reading {}", id_path.display())))?
+                        .trim()
+                        .parse()
+                        .map_err(|_| LiveError::Sys {
+                            what: format!("parsing {}", id_path.display()),
+                            source: std::io::ErrorKind::InvalidData.into(),
+                        })?;
+                    let attr = PerfEventAttr {
+                        type_: perf::TYPE_TRACEPOINT,
+                        config: id,
+                        sample_period: 1,
+                        sample_type: base_sample | sample::RAW,
+                        flags: base_flags,
+                        clockid: libc::CLOCK_MONOTONIC,
+                        ..Default::default()
+                    };
+                    let source = EventSource::Tracepoint { category: category.clone(), name: name.clone(), format };
+                    plans.push((Target { source, decode: Decode::Raw }, attr, None));
+                }
+                Attach::Uprobe(spec) => {
+                    let (ty, ret_bit) = uprobe::uprobe_pmu()?;
+                    let mask = uprobe::regs_mask()?;
+                    let offset = spec.file_offset()?;
+                    let abs = std::fs::canonicalize(&spec.path)
+                        .map_err(|source| UprobeError::Io { path: spec.path.clone(), source })?;
+                    let path = CString::new(abs.as_os_str().as_encoded_bytes()).map_err(|_| LiveError::Sys {
+                        what: format!("path {} contains a NUL", abs.display()),
+                        source: std::io::ErrorKind::InvalidInput.into(),
+                    })?;
+                    let attr = PerfEventAttr {
+                        type_: ty,
+                        config: if spec.ret { 1u64 << ret_bit } else { 0 },
+                        config2: offset,
+                        sample_period: 1,
+                        sample_type: base_sample | sample::REGS_USER,
+                        sample_regs_user: mask,
+                        flags: base_flags,
+                        clockid: libc::CLOCK_MONOTONIC,
+                        ..Default::default()
+                    };
+                    let kind = if spec.ret { ProbeKind::Uretprobe } else { ProbeKind::Uprobe };
+                    let target = format!("{}:{}", abs.display(), spec.symbol)
+                        + &if spec.offset != 0 { format!("+{:#x}", spec.offset) } else { String::new() };
+                    let source = EventSource::Probe { attach: Some((kind, target)), arch: Arch::X86_64 };
+                    plans.push((Target { source, decode: Decode::Regs }, attr, Some(path)));
+                }
+            }
+        }
+        let cpus = perf::online_cpus().map_err(sys("reading the online CPUs"))?;
+        let pid = opts.pid.map_or(-1, |p| p as i32);
+        let mut rings = Vec::new();
+        let mut ids = HashMap::new();
+        for &cpu in &cpus {
+            let mut fds: Vec<OwnedFd> = Vec::new();
+            let mut ring: Option<RingBuffer> = None;
+            for (ti, (target, attr, path)) in plans.iter().enumerate() {
+                let mut attr = *attr;
+                if opts.pid.is_some() {
+                    attr.flags |= flag::INHERIT;
+                }
+                if ring.is_none() {
+                    attr.flags |= flag::COMM;
+                }
+                let fd = perf::perf_event_open(&attr, path.as_deref(), pid, cpu as i32)
+                    .map_err(sys(format!("perf_event_open({}, cpu {cpu}, pid {pid})", target.source)))?;
+                match &ring {
+                    None => {
+                        let r = RingBuffer::map(fd.as_fd(), opts.pages_log2)
+                            .map_err(sys(format!("mmap of the perf ring of cpu {cpu}")))?;
+                        // WATERMARK with wakeup 0: poll wakes when half the ring is full; its timeout
+                        // covers slow streams.
+                        ring = Some(r);
+                    }
+                    Some(_) => perf::set_output(fd.as_fd(), fds[0].as_fd())
+                        .map_err(sys(format!("PERF_EVENT_IOC_SET_OUTPUT on cpu {cpu}")))?,
+                }
+                let id = perf::event_id(fd.as_fd()).map_err(sys("PERF_EVENT_IOC_ID"))?;
+                ids.insert(id, ti);
+                fds.push(fd);
+            }
+            if let Some(ring) = ring {
+                rings.push(Ring { ring, fds });
+            }
+        }
+        let targets: Vec<Target> = plans.into_iter().map(|(t, _, _)| t).collect();
+        let pidfd = match opts.stop.exit_of {
+            Some(p) => Some(perf::pidfd_open(p).map_err(sys(format!("pidfd_open({p})")))?),
+            None => None,
+        };
+        let n = rings.len();
+        let mut src = LiveSource {
+            rings,
+            targets,
+            ids,
+            pending: BinaryHeap::new(),
+            release_before: 0,
+            seq: 0,
+            tasks: HashMap::new(),
+            memories: HashMap::new(),
+            stats: LiveStats { per_cpu: vec![0; n], ..Default::default() },
+            deadline: opts.stop.duration.map(|d| Instant::now() + d),
+            stop: opts.stop,
+            pidfd,
+            finished: false,
+            regs_count: uprobe::regs_count(),
+        };
+        for r in &src.rings {
+            for fd in &r.fds {
+                perf::enable(fd.as_fd()).map_err(sys("PERF_EVENT_IOC_ENABLE"))?;
+            }
+        }
+        src.stats.events = 0;
+        Ok(src)
+    }
+
+    /// Counters so far (final once the iterator has ended).
+    pub fn stats(&self) -> &LiveStats {
+        &self.stats
+    }
+
+    /// Ends the stream at the next step (as the stop condition would).
+    pub fn stop_now(&mut self) {
+        self.deadline = Some(Instant::now());
+    }
+
+    fn task(&mut self, pid: u32, tid: u32) -> Option<Task> {
+        if let Some(t) = self.tasks.get(&tid) {
+            return *t;
+        }
+        let dir = format!("/proc/{pid}/task/{tid}");
+        let comm = std::fs::read_to_string(format!("{dir}/comm")).ok();
+        let status = std::fs::read_to_string(format!("{dir}/status")).ok();
+        let t = match (comm, status) {
+            (Some(c), Some(s)) => {
+                let id = |key: &str| -> u32 {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix(key))
+                        .and_then(|r| r.split_whitespace().next())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                let mut comm = [0u8; 16];
+                let b = c.trim_end_matches('\n').as_bytes();
+                comm[..b.len().min(15)].copy_from_slice(&b[..b.len().min(15)]);
+                Some(Task { comm, uid: id("Uid:"), gid: id("Gid:") })
+            }
+            _ => None,
+        };
+        self.tasks.insert(tid, t);
+        t
+    }
+
+    fn memory(&mut self, pid: u32) -> Arc<dyn MemorySource> {
+        if pid == 0 {
+            return Arc::new(NoMemory);
+        }
+        self.memories.entry(pid).or_insert_with(|| Arc::new(ProcessMemory { pid })).clone()
+    }
+
+    /// Drains every ring into the heap.
+    fn drain(&mut self) {
+        let mut items: Vec<(u64, Item)> = Vec::new();
+        let mut lost = 0u64;
+        let mut malformed = 0u64;
+        let mut per_cpu = vec![0u64; self.rings.len()];
+        let regs_count = self.regs_count;
+        for (ci, r) in self.rings.iter_mut().enumerate() {
+            per_cpu[ci] += r.ring.drain(|rec| match rec.kind {
+                record::SAMPLE => {
+                    let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count);
+                    match decoded {
+                        Some(d) => items.push((d.0, Item::Event(Box::new(d.1)))),
+                        None => malformed += 1,
+                    }
+                }
+                record::COMM => {
+                    // {u32 pid, tid; char comm[] (NUL, 8-aligned)} + 32-byte sample_id trailer.
+                    let len = rec.len();
+                    let (Some(tid), Some(time)) = (rec.u32_at(4), len.checked_sub(24).and_then(|o| rec.u64_at(o)))
+                    else {
+                        malformed += 1;
+                        return;
+                    };
+                    let mut comm = [0u8; 16];
+                    let n = len.saturating_sub(8 + 32).min(16);
+                    rec.copy_to(8, &mut comm[..n]);
+                    let end = comm.iter().position(|&b| b == 0).unwrap_or(15);
+                    comm[end..].fill(0);
+                    items.push((time, Item::Comm { tid, comm }));
+                }
+                record::LOST => lost += rec.u64_at(8).unwrap_or(0),
+                record::LOST_SAMPLES => lost += rec.u64_at(0).unwrap_or(0),
+                _ => {}
+            }) as u64;
+        }
+        for (i, n) in per_cpu.into_iter().enumerate() {
+            self.stats.per_cpu[i] += n;
+        }
+        self.stats.lost += lost;
+        self.stats.malformed += malformed;
+        for (time, mut item) in items {
+            if let Item::Event(ev) = &mut item {
+                // Look the task up now, while it most likely still exists.
+                let (pid, tid) = (ev.meta.pid, ev.meta.tid);
+                let _ = self.task(pid, tid);
+                ev.memory = self.memory(pid);
+            }
+            self.seq += 1;
+            self.pending.push(Reverse(Pending { time, seq: self.seq, item }));
+        }
+    }
+
+    fn should_stop(&self, pidfd_ready: bool) -> bool {
+        pidfd_ready
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.stop.flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    fn finish(&mut self) {
+        for r in &self.rings {
+            for fd in &r.fds {
+                let _ = perf::disable(fd.as_fd());
+            }
+        }
+        self.drain();
+        self.finished = true;
+    }
+}
+
+/// (time, event) of a sample, or `None` if it does not decode.
+fn decode_sample(
+    rec: &perf::Record<'_>,
+    ids: &HashMap<u64, usize>,
+    targets: &[Target],
+    regs_count: usize,
+) -> Option<(u64, Event)> {
+    // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW or REGS_USER @32.
+    let ti = *ids.get(&rec.u64_at(0)?)?;
+    let target = &targets[ti];
+    let (pid, tid) = (rec.u32_at(8)?, rec.u32_at(12)?);
+    let time = rec.u64_at(16)?;
+    let cpu = rec.u32_at(24)?;
+    let ctx = match target.decode {
+        Decode::Raw => {
+            let size = rec.u32_at(32)? as usize;
+            let mut ctx = vec![0u8; size];
+            rec.copy_to(36, &mut ctx).then_some(())?;
+            ctx
+        }
+        Decode::Regs => {
+            let abi = rec.u64_at(32)?;
+            if abi == 0 {
+                return None;
+            }
+            let mut vals = vec![0u64; regs_count];
+            for (i, v) in vals.iter_mut().enumerate() {
+                *v = rec.u64_at(40 + 8 * i)?;
+            }
+            uprobe::regs_to_pt_regs(&vals)
+        }
+    };
+    let meta = EventMeta { pid, tid, cpu, time_ns: time, ..Default::default() };
+    Some((time, Event { source: target.source.clone(), meta, ctx, memory: Arc::new(NoMemory), line: None }))
+}
+
+impl Iterator for LiveSource {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(Reverse(top)) = self.pending.peek()
+                && (self.finished || top.time < self.release_before)
+            {
+                let Some(Reverse(p)) = self.pending.pop() else { continue };
+                match p.item {
+                    Item::Comm { tid, comm } => {
+                        let e = self.tasks.entry(tid).or_insert(None);
+                        match e {
+                            Some(t) => t.comm = comm,
+                            None => *e = Some(Task { comm, uid: 0, gid: 0 }),
+                        }
+                    }
+                    Item::Event(mut ev) => {
+                        match self.tasks.get(&ev.meta.tid).copied().flatten() {
+                            Some(t) => {
+                                ev.meta.comm = t.comm;
+                                ev.meta.uid = t.uid;
+                                ev.meta.gid = t.gid;
+                            }
+                            None => self.stats.comm_unknown += 1,
+                        }
+                        self.stats.events += 1;
+                        return Some(*ev);
+                    }
+                }
+                continue;
+            }
+            if self.finished {
+                return None;
+            }
+            if self.should_stop(false) {
+                self.finish();
+                continue;
+            }
+            let timeout =
+                self.deadline.map_or(50, |d| d.saturating_duration_since(Instant::now()).as_millis().min(50) as i32);
+            let mut fds: Vec<std::os::fd::BorrowedFd<'_>> = self.rings.iter().map(|r| r.fds[0].as_fd()).collect();
+            if let Some(p) = &self.pidfd {
+                fds.push(p.as_fd());
+            }
+            let ready = match perf::poll_in(&fds, timeout) {
+                Ok(r) => r,
+                Err(_) => vec![false; fds.len()],
+            };
+            let child_gone = self.pidfd.is_some() && ready.last().copied().unwrap_or(false);
+            drop(fds);
+            if child_gone {
+                self.finish();
+                continue;
+            }
+            let start = perf::monotonic_ns();
+            self.drain();
+            self.release_before = start.saturating_sub(SLACK_NS);
+        }
+    }
+}

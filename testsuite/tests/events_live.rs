@@ -1,0 +1,300 @@
+//! Live event sources against this machine's kernel (runtime::events::live_tp and uprobe).
+//!
+//! Each trial starts a child that stops itself (SIGSTOP), attaches to it by pid while it is stopped, lets it
+//! continue and collects every event until it exits. The children make an exactly known set of system
+//! calls or function calls (examples/README.md, "The workload protocol"), so the counts, the order and the
+//! fields are known in advance:
+//! - `workload --stop syscalls`: raw_syscalls:sys_enter ids 39, 110 ×2, 102 ×3, 104 ×4, 231 and two
+//!   syscalls:sys_enter_getppid;
+//! - `sh -c 'kill -STOP $$; exec sleep 1'`: an exec (comm changes from `sh` to `sleep`, seen through
+//!   PERF_RECORD_COMM) and one clock_nanosleep whose `rqtp` argument is read from the live process
+//!   (`process_vm_readv`) while it sleeps: {1, 0};
+//! - `uprobe_target --stop`: compute(i, 2i − 11) for i = 1..10 → 10 uprobe hits with (di, si) and
+//!   10 uretprobe hits with ax = a·b − a + 7, each return at the entry's sp + 8;
+//! - every live event written as a replay line and parsed back gives the same ctx bytes;
+//! - a kprobe attach fails with an error that says kprobes are missing and points to replay.
+//!
+//! Needs root, perf_event_open, tracefs and gcc; if one is missing every trial is ignored with a loud SKIP
+//! line naming it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bpfc_runtime::events::replay::{parse_str, to_line};
+use bpfc_runtime::events::{Attach, Event, LiveOptions, LiveSource, StopCondition, TpFormats, UprobeSpec, comm_str};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples")
+}
+
+/// Builds workload and uprobe_target (the flags of examples/build.sh) once.
+fn targets() -> &'static Result<PathBuf, String> {
+    static T: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    T.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bpfc-events-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for name in ["workload", "uprobe_target"] {
+            let out = Command::new("gcc")
+                .args(["-O1", "-g", "-Wall", "-Werror", "-o"])
+                .arg(dir.join(name))
+                .arg(examples().join(format!("{name}.c")))
+                .output()
+                .map_err(|e| format!("running gcc: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("gcc {name}.c: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+        Ok(dir)
+    })
+}
+
+/// Why live tracing cannot run here, if it cannot.
+fn unavailable() -> Option<String> {
+    if !Path::new("/sys/kernel/tracing/events").is_dir() && bpfc_runtime::events::formats::tracefs_root().is_err() {
+        return Some("tracefs (/sys/kernel/tracing) is not mounted and cannot be mounted".into());
+    }
+    if let Err(e) = targets() {
+        return Some(format!("cannot build the example targets: {e}"));
+    }
+    match LiveSource::tracepoints(&[("syscalls", "sys_enter_getppid")], LiveOptions::default()) {
+        Ok(_) => None,
+        Err(e) => Some(format!("perf_event_open on a tracepoint fails: {e}")),
+    }
+}
+
+/// Starts `cmd`, waits until it has stopped itself (state `T` in /proc/PID/stat).
+fn spawn_stopped(cmd: &mut Command) -> Result<Child, Failed> {
+    let child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+    let pid = child.id();
+    let t0 = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+        if state == Some('T') {
+            return Ok(child);
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err(format!("child {pid} did not stop (state {state:?})").into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn cont(pid: u32) -> Result<(), Failed> {
+    let st = Command::new("kill").args(["-CONT", &pid.to_string()]).status().map_err(|e| e.to_string())?;
+    if st.success() { Ok(()) } else { Err(format!("kill -CONT {pid} failed").into()) }
+}
+
+fn opts(pid: u32) -> LiveOptions {
+    LiveOptions {
+        pid: Some(pid),
+        stop: StopCondition { duration: Some(Duration::from_secs(20)), flag: None, exit_of: Some(pid) },
+        ..Default::default()
+    }
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
+    if cond { Ok(()) } else { Err(what().into()) }
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+
+fn my_uid() -> u32 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|r| r.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+/// Written as replay lines and parsed back (formats from tracefs): same source, meta and ctx.
+fn round_trip(events: &[Event]) -> Result<(), Failed> {
+    let formats = TpFormats::tracefs();
+    for (i, ev) in events.iter().enumerate() {
+        let line = to_line(ev, &[]);
+        let back = parse_str(&line, "live", &formats).map_err(|e| format!("event {i}: {e}\n{line}"))?;
+        check(back[0].ctx == ev.ctx, || format!("event {i}: ctx differs after replay\n{line}"))?;
+        check(back[0].meta == ev.meta, || format!("event {i}: meta differs\n{line}"))?;
+        check(back[0].source.to_string() == ev.source.to_string(), || format!("event {i}: source\n{line}"))?;
+    }
+    Ok(())
+}
+
+fn syscalls_workload() -> Result<(), Failed> {
+    let dir = targets().as_ref().map_err(|e| e.clone())?;
+    let mut child = spawn_stopped(Command::new(dir.join("workload")).args(["--stop", "syscalls"]))?;
+    let pid = child.id();
+    let src = LiveSource::tracepoints(&[("raw_syscalls", "sys_enter"), ("syscalls", "sys_enter_getppid")], opts(pid));
+    let mut src = match src {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = child.kill();
+            return Err(e.to_string().into());
+        }
+    };
+    cont(pid)?;
+    let events: Vec<Event> = src.by_ref().collect();
+    let status = child.wait().map_err(|e| e.to_string())?;
+    check(status.success(), || format!("workload: {status}"))?;
+    let stats = src.stats().clone();
+    check(stats.lost == 0 && stats.malformed == 0, || format!("{stats:?}"))?;
+    check(stats.comm_unknown == 0, || format!("comm unknown: {stats:?}"))?;
+    let raw: Vec<&Event> =
+        events.iter().filter(|e| e.source.matches_section("tracepoint/raw_syscalls/sys_enter")).collect();
+    let ppid: Vec<&Event> =
+        events.iter().filter(|e| e.source.matches_section("tp/syscalls/sys_enter_getppid")).collect();
+    check(raw.len() + ppid.len() == events.len(), || "events of other sources".into())?;
+    let ids: Vec<u64> = raw.iter().map(|e| u64_at(&e.ctx, 8)).collect();
+    check(ids == [39, 110, 110, 102, 102, 102, 104, 104, 104, 104, 231], || format!("syscall ids {ids:?}"))?;
+    check(ppid.len() == 2, || format!("{} getppid events", ppid.len()))?;
+    let raw_id = std::fs::read_to_string("/sys/kernel/tracing/events/raw_syscalls/sys_enter/id").unwrap_or_default();
+    let uid = my_uid();
+    for e in &events {
+        check(e.meta.pid == pid && e.meta.tid == pid, || format!("{:?}", e.meta))?;
+        check(comm_str(&e.meta) == "workload", || format!("comm {:?}", comm_str(&e.meta)))?;
+        check(e.meta.uid == uid, || format!("uid {} (want {uid})", e.meta.uid))?;
+        check(u32_at(&e.ctx, 4) == pid, || "common_pid".into())?;
+    }
+    for e in &raw {
+        check(e.ctx.len() == 68, || format!("raw_syscalls record of {} bytes", e.ctx.len()))?;
+        check(u16::from_le_bytes([e.ctx[0], e.ctx[1]]).to_string() == raw_id.trim(), || "common_type".into())?;
+    }
+    for e in &ppid {
+        check(e.ctx.len() == 20 && u32_at(&e.ctx, 8) == 110, || format!("getppid record {:?}", e.ctx))?;
+    }
+    check(events.windows(2).all(|w| w[0].meta.time_ns <= w[1].meta.time_ns), || "not in time order".into())?;
+    let now = bpfc_runtime::sys::perf::monotonic_ns();
+    check(events.iter().all(|e| e.meta.time_ns < now && now - e.meta.time_ns < 60_000_000_000), || {
+        "time not CLOCK_MONOTONIC".into()
+    })?;
+    round_trip(&events)
+}
+
+fn exec_and_memory() -> Result<(), Failed> {
+    let mut child = spawn_stopped(Command::new("sh").args(["-c", "kill -STOP $$; exec sleep 1"]))?;
+    let pid = child.id();
+    let mut src = LiveSource::tracepoints(
+        &[("sched", "sched_process_exec"), ("syscalls", "sys_enter_clock_nanosleep")],
+        opts(pid),
+    )
+    .map_err(|e| e.to_string())?;
+    cont(pid)?;
+    let mut events = Vec::new();
+    let mut rqtp = None;
+    for ev in src.by_ref() {
+        if ev.source.matches_section("tracepoint/syscalls/sys_enter_clock_nanosleep") {
+            // Read the timespec while the process sleeps on it.
+            let mut b = [0u8; 16];
+            let n = ev.memory.read(u64_at(&ev.ctx, 32), &mut b);
+            rqtp = Some((n, b));
+        }
+        events.push(ev);
+    }
+    child.wait().map_err(|e| e.to_string())?;
+    let stats = src.stats();
+    check(stats.lost == 0 && stats.malformed == 0, || format!("{stats:?}"))?;
+    let execs: Vec<&Event> =
+        events.iter().filter(|e| e.source.matches_section("tp/sched/sched_process_exec")).collect();
+    check(execs.len() == 1, || format!("{} exec events", execs.len()))?;
+    let e = execs[0];
+    let d = u32_at(&e.ctx, 8) as usize;
+    let name = &e.ctx[d & 0xffff..(d & 0xffff) + (d >> 16)];
+    check(name.starts_with(b"/") && name.ends_with(b"/sleep\0"), || format!("exec filename {name:?}"))?;
+    check(comm_str(&e.meta) == "sleep", || {
+        format!("comm at exec: {:?} (PERF_RECORD_COMM not applied)", comm_str(&e.meta))
+    })?;
+    let sleeps: Vec<&Event> = events.iter().filter(|e| e.source.to_string().ends_with("clock_nanosleep")).collect();
+    check(sleeps.len() == 1, || format!("{} clock_nanosleep events", sleeps.len()))?;
+    check(comm_str(&sleeps[0].meta) == "sleep", || comm_str(&sleeps[0].meta))?;
+    let (n, b) = rqtp.ok_or("no rqtp read")?;
+    check(n == 16 && u64_at(&b, 0) == 1 && u64_at(&b, 8) == 0, || format!("rqtp read {n} bytes: {b:?}"))?;
+    round_trip(&events)
+}
+
+fn uprobes() -> Result<(), Failed> {
+    let dir = targets().as_ref().map_err(|e| e.clone())?;
+    let bin = dir.join("uprobe_target");
+    let entry = UprobeSpec { path: bin.clone(), symbol: "compute".into(), offset: 0, ret: false };
+    let ret = UprobeSpec { ret: true, ..entry.clone() };
+    let file_off = entry.file_offset().map_err(|e| e.to_string())?;
+    let mut child = spawn_stopped(Command::new(&bin).arg("--stop").stdout(std::process::Stdio::null()))?;
+    let pid = child.id();
+    let mut src = match LiveSource::uprobes(&[entry, ret], opts(pid)) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = child.kill();
+            return Err(e.to_string().into());
+        }
+    };
+    cont(pid)?;
+    let events: Vec<Event> = src.by_ref().collect();
+    child.wait().map_err(|e| e.to_string())?;
+    let stats = src.stats();
+    check(stats.lost == 0 && stats.malformed == 0, || format!("{stats:?}"))?;
+    check(events.len() == 20, || format!("{} events", events.len()))?;
+    for (i, pair) in events.chunks(2).enumerate() {
+        let (e, r) = (&pair[0], &pair[1]);
+        check(e.source.matches_section("uprobe/uprobe_target:compute"), || format!("event {}: {}", 2 * i, e.source))?;
+        check(r.source.matches_section("uretprobe/uprobe_target:compute"), || {
+            format!("event {}: {}", 2 * i + 1, r.source)
+        })?;
+        let a = i as i32 + 1;
+        let b = 2 * a - 11;
+        let (di, si, ax) =
+            (u64_at(&e.ctx, 112) as u32 as i32, u64_at(&e.ctx, 104) as u32 as i32, u64_at(&r.ctx, 80) as u32 as i32);
+        check((di, si) == (a, b), || format!("call {i}: di {di} si {si}, want {a} {b}"))?;
+        check(ax == a * b - a + 7, || format!("call {i}: ax {ax}, want {}", a * b - a + 7))?;
+        let (esp, rsp) = (u64_at(&e.ctx, 152), u64_at(&r.ctx, 152));
+        check(rsp == esp + 8, || format!("call {i}: return sp {rsp:#x}, entry sp {esp:#x}"))?;
+        let ip = u64_at(&e.ctx, 128);
+        check(ip & 0xfff == file_off & 0xfff, || format!("entry ip {ip:#x} vs file offset {file_off:#x}"))?;
+        check(u64_at(&e.ctx, 120) == u64::MAX, || "orig_ax".into())?;
+        check(comm_str(&e.meta) == "uprobe_target" && e.meta.pid == pid, || format!("{:?}", e.meta))?;
+    }
+    round_trip(&events)
+}
+
+fn kprobe_refused() -> Result<(), Failed> {
+    let err = LiveSource::open(
+        &[Attach::Kprobe { func: "do_sys_openat2".into(), ret: false }],
+        &TpFormats::tracefs(),
+        LiveOptions::default(),
+    )
+    .err()
+    .ok_or("a kprobe attached")?
+    .to_string();
+    check(err.contains("kprobe/do_sys_openat2") && err.contains("no kprobes") && err.contains("--events"), || {
+        err.clone()
+    })
+}
+
+fn missing_symbol() -> Result<(), Failed> {
+    let dir = targets().as_ref().map_err(|e| e.clone())?;
+    let spec = UprobeSpec { path: dir.join("uprobe_target"), symbol: "no_such_fn".into(), offset: 0, ret: false };
+    let err = LiveSource::uprobes(&[spec], LiveOptions::default()).err().ok_or("attached")?.to_string();
+    check(err.contains("no function symbol `no_such_fn`"), || err.clone())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let skip = unavailable();
+    if let Some(why) = &skip {
+        eprintln!("SKIP events_live: {why}");
+    }
+    let trials: Vec<Trial> = vec![
+        Trial::test("live/tracepoints_syscalls_workload", syscalls_workload),
+        Trial::test("live/exec_comm_and_process_memory", exec_and_memory),
+        Trial::test("live/uprobe_uretprobe_compute", uprobes),
+        Trial::test("live/kprobe_refused_points_to_replay", kprobe_refused),
+        Trial::test("live/uprobe_missing_symbol", missing_symbol),
+    ]
+    .into_iter()
+    .map(|t| t.with_ignored_flag(skip.is_some()))
+    .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
