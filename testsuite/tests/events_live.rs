@@ -144,6 +144,7 @@ fn syscalls_workload() -> Result<(), Failed> {
     let stats = src.stats().clone();
     check(stats.lost == 0 && stats.malformed == 0, || format!("{stats:?}"))?;
     check(stats.comm_unknown == 0, || format!("comm unknown: {stats:?}"))?;
+    check(stats.fired == events.len() as u64 && stats.events == stats.fired, || format!("kernel counted {stats:?}"))?;
     let raw: Vec<&Event> =
         events.iter().filter(|e| e.source.matches_section("tracepoint/raw_syscalls/sys_enter")).collect();
     let ppid: Vec<&Event> =

@@ -157,7 +157,7 @@ fn uprobe() -> Result<(), Failed> {
         let b = 2 * a - 11;
         let (e, x) = (&pair[0], &pair[1]);
         check(
-            matches!(&e.source, EventSource::Probe { attach: Some((ProbeKind::Uprobe, t)), .. } if t == "uprobe_target:compute"),
+            matches!(&*e.source, EventSource::Probe { attach: Some((ProbeKind::Uprobe, t)), .. } if t == "uprobe_target:compute"),
             || e.source.to_string(),
         )?;
         check(x.source.matches_section("uretprobe/./uprobe_target:compute"), || x.source.to_string())?;

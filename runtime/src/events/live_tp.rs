@@ -124,8 +124,13 @@ pub enum LiveError {
 pub struct LiveStats {
     /// Samples delivered as events.
     pub events: u64,
-    /// Records the kernel lost (ring full or sample throttling): never silently dropped.
+    /// Samples the kernel lost (ring full or throttling): never silently dropped. Once the source has
+    /// ended this is exact (the events' own lost counters, `PERF_FORMAT_LOST`, on Linux ≥ 6.0); before,
+    /// it is the sum of the `PERF_RECORD_LOST` records seen so far.
     pub lost: u64,
+    /// Times the attach points fired while attached (the events' counters; 0 if the kernel cannot say):
+    /// at the end, `events + lost == fired`.
+    pub fired: u64,
     /// Events whose task was gone before its comm could be read (comm left empty).
     pub comm_unknown: u64,
     /// Samples that could not be decoded (unknown id, truncated): should stay 0.
@@ -141,7 +146,7 @@ enum Decode {
 }
 
 struct Target {
-    source: EventSource,
+    source: Arc<EventSource>,
     decode: Decode,
 }
 
@@ -195,6 +200,7 @@ pub struct LiveSource {
     seq: u64,
     tasks: HashMap<u32, Option<Task>>,
     memories: HashMap<u32, Arc<dyn MemorySource>>,
+    no_memory: Arc<dyn MemorySource>,
     stats: LiveStats,
     stop: StopCondition,
     deadline: Option<Instant>,
@@ -265,7 +271,7 @@ impl LiveSource {
                         ..Default::default()
                     };
                     let source = EventSource::Tracepoint { category: category.clone(), name: name.clone(), format };
-                    plans.push((Target { source, decode: Decode::Raw }, attr, None));
+                    plans.push((Target { source: Arc::new(source), decode: Decode::Raw }, attr, None));
                 }
                 Attach::Uprobe(spec) => {
                     let (ty, ret_bit) = uprobe::uprobe_pmu()?;
@@ -292,7 +298,7 @@ impl LiveSource {
                     let target = format!("{}:{}", abs.display(), spec.symbol)
                         + &if spec.offset != 0 { format!("+{:#x}", spec.offset) } else { String::new() };
                     let source = EventSource::Probe { attach: Some((kind, target)), arch: Arch::X86_64 };
-                    plans.push((Target { source, decode: Decode::Regs }, attr, Some(path)));
+                    plans.push((Target { source: Arc::new(source), decode: Decode::Regs }, attr, Some(path)));
                 }
             }
         }
@@ -311,8 +317,16 @@ impl LiveSource {
                 if ring.is_none() {
                     attr.flags |= flag::COMM;
                 }
-                let fd = perf::perf_event_open(&attr, path.as_deref(), pid, cpu as i32)
-                    .map_err(sys(format!("perf_event_open({}, cpu {cpu}, pid {pid})", target.source)))?;
+                attr.read_format = perf::FORMAT_LOST;
+                let fd = match perf::perf_event_open(&attr, path.as_deref(), pid, cpu as i32) {
+                    // Kernels before 6.0 refuse PERF_FORMAT_LOST: lost counts then come from records only.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        attr.read_format = 0;
+                        perf::perf_event_open(&attr, path.as_deref(), pid, cpu as i32)
+                    }
+                    r => r,
+                }
+                .map_err(sys(format!("perf_event_open({}, cpu {cpu}, pid {pid})", target.source)))?;
                 match &ring {
                     None => {
                         let r = RingBuffer::map(fd.as_fd(), opts.pages_log2)
@@ -347,6 +361,7 @@ impl LiveSource {
             seq: 0,
             tasks: HashMap::new(),
             memories: HashMap::new(),
+            no_memory: Arc::new(NoMemory),
             stats: LiveStats { per_cpu: vec![0; n], ..Default::default() },
             deadline: opts.stop.duration.map(|d| Instant::now() + d),
             stop: opts.stop,
@@ -402,7 +417,7 @@ impl LiveSource {
 
     fn memory(&mut self, pid: u32) -> Arc<dyn MemorySource> {
         if pid == 0 {
-            return Arc::new(NoMemory);
+            return self.no_memory.clone();
         }
         self.memories.entry(pid).or_insert_with(|| Arc::new(ProcessMemory { pid })).clone()
     }
@@ -417,7 +432,7 @@ impl LiveSource {
         for (ci, r) in self.rings.iter_mut().enumerate() {
             per_cpu[ci] += r.ring.drain(|rec| match rec.kind {
                 record::SAMPLE => {
-                    let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count);
+                    let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count, &self.no_memory);
                     match decoded {
                         Some(d) => items.push((d.0, Item::Event(Box::new(d.1)))),
                         None => malformed += 1,
@@ -473,6 +488,24 @@ impl LiveSource {
             }
         }
         self.drain();
+        // A PERF_RECORD_LOST is only written once the ring has room again, so losses just before the end
+        // may never be reported as records: the counters are exact.
+        let (mut fired, mut lost, mut all) = (0, 0, true);
+        for r in &self.rings {
+            for fd in &r.fds {
+                match perf::read_count_lost(fd.as_fd()) {
+                    Ok((c, l)) => {
+                        fired += c;
+                        lost += l;
+                    }
+                    Err(_) => all = false,
+                }
+            }
+        }
+        if all {
+            self.stats.fired = fired;
+            self.stats.lost = self.stats.lost.max(lost);
+        }
         self.finished = true;
     }
 }
@@ -483,6 +516,7 @@ fn decode_sample(
     ids: &HashMap<u64, usize>,
     targets: &[Target],
     regs_count: usize,
+    no_memory: &Arc<dyn MemorySource>,
 ) -> Option<(u64, Event)> {
     // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW or REGS_USER @32.
     let ti = *ids.get(&rec.u64_at(0)?)?;
@@ -510,7 +544,7 @@ fn decode_sample(
         }
     };
     let meta = EventMeta { pid, tid, cpu, time_ns: time, ..Default::default() };
-    Some((time, Event { source: target.source.clone(), meta, ctx, memory: Arc::new(NoMemory), line: None }))
+    Some((time, Event { source: target.source.clone(), meta, ctx, memory: no_memory.clone(), line: None }))
 }
 
 impl Iterator for LiveSource {

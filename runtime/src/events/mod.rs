@@ -140,7 +140,7 @@ impl fmt::Display for EventSource {
 #[derive(Clone)]
 pub struct Event {
     /// Which programs it is for, and the ctx layout.
-    pub source: EventSource,
+    pub source: Arc<EventSource>,
     /// Task, CPU and time: what the "current task" helpers answer.
     pub meta: EventMeta,
     /// The ctx bytes (see the module docs for padding).

@@ -34,6 +34,21 @@ pub mod sample {
     pub const IDENTIFIER: u64 = 1 << 16;
 }
 
+/// `PERF_FORMAT_LOST` (Linux 6.0): `read(2)` of an event gives `{u64 count; u64 lost;}`.
+pub const FORMAT_LOST: u64 = 1 << 4;
+
+/// `read(2)` of an event opened with `read_format = FORMAT_LOST`: (times it fired, samples it lost).
+pub fn read_count_lost(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::from(fd.try_clone_to_owned()?);
+    let mut b = [0u8; 16];
+    f.read_exact(&mut b)?;
+    Ok((
+        u64::from_ne_bytes(b[..8].try_into().unwrap_or_default()),
+        u64::from_ne_bytes(b[8..].try_into().unwrap_or_default()),
+    ))
+}
+
 /// `PERF_RECORD_*` types.
 pub mod record {
     /// Records were lost (ring full): `{u64 id; u64 lost}`.
