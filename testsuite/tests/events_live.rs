@@ -23,7 +23,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bpfc_runtime::events::replay::{parse_str, to_line};
-use bpfc_runtime::events::{Attach, Event, LiveOptions, LiveSource, StopCondition, TpFormats, UprobeSpec, comm_str};
+use bpfc_runtime::events::{
+    Attach, Event, LiveOptions, LiveSource, MemorySource, ProcessMemory, StopCondition, TpFormats, UprobeSpec, comm_str,
+};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn examples() -> PathBuf {
@@ -187,13 +189,17 @@ fn exec_and_memory() -> Result<(), Failed> {
     cont(pid)?;
     let mut events = Vec::new();
     let mut rqtp = None;
-    for ev in src.by_ref() {
+    let mut recorded = String::new();
+    for mut ev in src.by_ref() {
+        // What `bpfc record` does: programs read through a recording memory; the line keeps what they read.
+        let rec = ev.record_memory();
         if ev.source.matches_section("tracepoint/syscalls/sys_enter_clock_nanosleep") {
             // Read the timespec while the process sleeps on it.
             let mut b = [0u8; 16];
             let n = ev.memory.read(u64_at(&ev.ctx, 32), &mut b);
             rqtp = Some((n, b));
         }
+        recorded += &(to_line(&ev, &rec.take()) + "\n");
         events.push(ev);
     }
     child.wait().map_err(|e| e.to_string())?;
@@ -214,6 +220,15 @@ fn exec_and_memory() -> Result<(), Failed> {
     check(comm_str(&sleeps[0].meta) == "sleep", || comm_str(&sleeps[0].meta))?;
     let (n, b) = rqtp.ok_or("no rqtp read")?;
     check(n == 16 && u64_at(&b, 0) == 1 && u64_at(&b, 8) == 0, || format!("rqtp read {n} bytes: {b:?}"))?;
+    // The recorded file replays with the same ctx and, now that the process is gone, the same memory.
+    let replayed = parse_str(&recorded, "recorded", &TpFormats::tracefs()).map_err(|e| e.to_string())?;
+    check(replayed.len() == events.len(), || recorded.clone())?;
+    let back = replayed.iter().find(|e| e.source.to_string().ends_with("clock_nanosleep")).ok_or("no sleep event")?;
+    check(back.ctx == sleeps[0].ctx, || "ctx".into())?;
+    let mut again = [0u8; 16];
+    let n2 = back.memory.read(u64_at(&back.ctx, 32), &mut again);
+    check(n2 == 16 && again == b, || format!("replayed rqtp {n2} bytes {again:?}\n{recorded}"))?;
+    check(ProcessMemory { pid }.read(u64_at(&back.ctx, 32), &mut again) == 0, || "the process is gone".into())?;
     round_trip(&events)
 }
 
@@ -281,6 +296,33 @@ fn missing_symbol() -> Result<(), Failed> {
     check(err.contains("no function symbol `no_such_fn`"), || err.clone())
 }
 
+fn from_section() -> Result<(), Failed> {
+    let base = Path::new("/opt/ex");
+    let tp = Attach::from_section("tracepoint/syscalls/sys_enter_openat", base).map_err(|e| e.to_string())?;
+    check(tp == Some(Attach::Tracepoint { category: "syscalls".into(), name: "sys_enter_openat".into() }), || {
+        format!("{tp:?}")
+    })?;
+    let tp2 = Attach::from_section("tp/sched/sched_switch", base).map_err(|e| e.to_string())?;
+    check(matches!(tp2, Some(Attach::Tracepoint { .. })), || format!("{tp2:?}"))?;
+    let u = Attach::from_section("uretprobe/uprobe_target:compute", base).map_err(|e| e.to_string())?;
+    let want = UprobeSpec { path: "/opt/ex/uprobe_target".into(), symbol: "compute".into(), offset: 0, ret: true };
+    check(u == Some(Attach::Uprobe(want)), || format!("{u:?}"))?;
+    let abs = Attach::from_section("uprobe//usr/lib/libc.so.6:malloc", base).map_err(|e| e.to_string())?;
+    check(matches!(&abs, Some(Attach::Uprobe(s)) if s.path == Path::new("/usr/lib/libc.so.6") && !s.ret), || {
+        format!("{abs:?}")
+    })?;
+    let k = Attach::from_section("kretprobe/do_sys_openat2", base).map_err(|e| e.to_string())?;
+    check(k == Some(Attach::Kprobe { func: "do_sys_openat2".into(), ret: true }), || format!("{k:?}"))?;
+    for bare in ["tracepoint", "uprobe", "license", "socket"] {
+        let a = Attach::from_section(bare, base).map_err(|e| e.to_string())?;
+        check(a.is_none(), || format!("{bare}: {a:?}"))?;
+    }
+    let raw = Attach::from_section("raw_tp/sys_enter", base).err().ok_or("raw_tp accepted")?.to_string();
+    check(raw.contains("raw_tp/sys_enter") && raw.contains("raw_tp_args"), || raw.clone())?;
+    let bad = Attach::from_section("uprobe/nocolon", base).err().ok_or("accepted")?.to_string();
+    check(bad.contains("PATH:SYMBOL"), || bad.clone())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let skip = unavailable();
@@ -296,6 +338,7 @@ fn main() {
     ]
     .into_iter()
     .map(|t| t.with_ignored_flag(skip.is_some()))
+    .chain([Trial::test("attach/from_section", from_section)])
     .collect();
     libtest_mimic::run(&args, trials).exit();
 }

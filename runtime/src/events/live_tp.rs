@@ -90,6 +90,40 @@ pub enum Attach {
     },
 }
 
+impl Attach {
+    /// The live attach point of a program in ELF section `section` (libbpf naming), or `None` for
+    /// sections with no attach point of their own (a bare `tracepoint`, `uprobe` or tail-call target).
+    /// Relative uprobe paths are resolved against `base` (the object's directory, as `kernel_run` does).
+    /// Raw tracepoints are refused: they exist only for programs loaded into the kernel
+    /// (`BPF_RAW_TRACEPOINT_OPEN`), so they run on replayed `raw_tp_args`.
+    pub fn from_section(section: &str, base: &std::path::Path) -> Result<Option<Attach>, LiveError> {
+        let (prefix, rest) = section.split_once('/').unwrap_or((section, ""));
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(match prefix {
+            "tracepoint" | "tp" => {
+                let (c, n) = super::formats::split_tracepoint(rest)?;
+                Attach::Tracepoint { category: c.into(), name: n.into() }
+            }
+            "uprobe" | "uretprobe" => {
+                let mut spec = UprobeSpec::parse(rest, prefix == "uretprobe")?;
+                if spec.path.is_relative() {
+                    spec.path = base.join(&spec.path);
+                }
+                Attach::Uprobe(spec)
+            }
+            "kprobe" | "kretprobe" => {
+                Attach::Kprobe { func: rest.split('+').next().unwrap_or(rest).into(), ret: prefix == "kretprobe" }
+            }
+            "raw_tp" | "raw_tracepoint" | "raw_tp.w" | "raw_tracepoint.w" => {
+                return Err(LiveError::NoRawTp { section: section.into() });
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
 /// A live source cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -113,6 +147,16 @@ pub enum LiveError {
         /// Cause.
         #[source]
         source: std::io::Error,
+    },
+    /// Raw tracepoints cannot be attached from user space.
+    #[error(
+        "cannot attach {section} live: raw tracepoints deliver their arguments only to programs loaded into \
+         the kernel (BPF_RAW_TRACEPOINT_OPEN); run it on replayed `raw_tp_args` (`bpfc run PROG --events FILE.jsonl`, \
+         see docs/events.md)"
+    )]
+    NoRawTp {
+        /// The section.
+        section: String,
     },
     /// Nothing to attach.
     #[error("no attach points given")]

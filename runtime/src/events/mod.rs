@@ -162,6 +162,17 @@ impl fmt::Debug for Event {
     }
 }
 
+impl Event {
+    /// Wraps the event's memory in a [`RecordingMemory`] and returns it: run the programs on the event, then
+    /// pass `recording.take()` to [`ReplayWriter::write`] so the replay line carries exactly the memory the
+    /// programs read (what `bpfc record` does).
+    pub fn record_memory(&mut self) -> Arc<RecordingMemory> {
+        let r = Arc::new(RecordingMemory::new(self.memory.clone()));
+        self.memory = r.clone();
+        r
+    }
+}
+
 /// The command name in `meta.comm` up to its NUL.
 pub fn comm_str(meta: &EventMeta) -> String {
     let end = meta.comm.iter().position(|&b| b == 0).unwrap_or(meta.comm.len());
