@@ -71,7 +71,12 @@ fn run(bin: &PathBuf, n: u64, traced: bool, pages_log2: u32) -> Result<String, F
     let mut src = if traced {
         let opts = LiveOptions {
             pid: Some(pid),
-            stop: StopCondition { duration: Some(Duration::from_secs(120)), flag: None, exit_of: Some(pid) },
+            stop: StopCondition {
+                duration: Some(Duration::from_secs(120)),
+                flag: None,
+                exit_of: Some(pid),
+                hold_exit: false,
+            },
             pages_log2,
         };
         Some(LiveSource::tracepoints(&[("syscalls", "sys_enter_getppid")], opts)?)

@@ -93,9 +93,58 @@ fn cont(pid: u32) -> Result<(), Failed> {
 fn opts(pid: u32) -> LiveOptions {
     LiveOptions {
         pid: Some(pid),
-        stop: StopCondition { duration: Some(Duration::from_secs(20)), flag: None, exit_of: Some(pid) },
+        stop: StopCondition {
+            duration: Some(Duration::from_secs(20)),
+            flag: None,
+            exit_of: Some(pid),
+            hold_exit: false,
+        },
         ..Default::default()
     }
+}
+
+/// `workload --stop open` held at its exit: every file name is read from the live process while it is
+/// held, even the ones whose events are consumed after it called exit_group.
+fn open_held_at_exit() -> Result<(), Failed> {
+    let dir = targets().as_ref().map_err(|e| e.clone())?;
+    let mut child = spawn_stopped(Command::new(dir.join("workload")).args(["--stop", "open"]))?;
+    let pid = child.id();
+    let mut o = opts(pid);
+    o.stop.hold_exit = true;
+    let src = LiveSource::tracepoints(&[("syscalls", "sys_enter_openat"), ("syscalls", "sys_exit_openat")], o);
+    let mut src = match src {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = child.kill();
+            return Err(e.to_string().into());
+        }
+    };
+    cont(pid)?;
+    // Consume slowly: the process runs to its exit long before we read the last file name.
+    let mut seen = Vec::new();
+    for ev in src.by_ref() {
+        std::thread::sleep(Duration::from_millis(20));
+        if ev.source.to_string().ends_with("sys_enter_openat") {
+            let mut b = [0u8; 64];
+            let n = ev.memory.read(u64_at(&ev.ctx, 24), &mut b);
+            let end = b[..n].iter().position(|&c| c == 0).ok_or_else(|| format!("no NUL in {n} bytes read"))?;
+            seen.push(format!("enter {} {:#x}", String::from_utf8_lossy(&b[..end]), u64_at(&ev.ctx, 32)));
+        } else {
+            seen.push(format!("exit {}", u64_at(&ev.ctx, 16) as i64));
+        }
+    }
+    drop(src);
+    let status = child.wait().map_err(|e| e.to_string())?;
+    check(status.success(), || format!("workload: {status}"))?;
+    let want = [
+        "enter /dev/null 0x0",
+        "exit 3",
+        "enter /nonexistent/bpfc-example 0x0",
+        "exit -2",
+        "enter /dev/null 0x80001",
+        "exit 4",
+    ];
+    check(seen == want, || format!("{seen:?}"))
 }
 
 fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
@@ -333,6 +382,7 @@ fn main() {
         Trial::test("live/tracepoints_syscalls_workload", syscalls_workload),
         Trial::test("live/exec_comm_and_process_memory", exec_and_memory),
         Trial::test("live/uprobe_uretprobe_compute", uprobes),
+        Trial::test("live/open_memory_held_at_exit", open_held_at_exit),
         Trial::test("live/kprobe_refused_points_to_replay", kprobe_refused),
         Trial::test("live/uprobe_missing_symbol", missing_symbol),
     ]

@@ -20,7 +20,11 @@
 //!
 //! `bpf_probe_read_user` of a live event reads the event's process with `process_vm_readv` at the time
 //! the program runs (after the event): memory the process has since changed or unmapped (or the whole
-//! process, once it exited) reads differently or fails. That is inherent to running outside the kernel.
+//! process, once it exited) reads differently or fails. That is inherent to running outside the kernel;
+//! [`StopCondition::hold_exit`] at least keeps a traced command's memory alive through its exit: the
+//! process is `PTRACE_SEIZE`d with `PTRACE_O_TRACEEXIT`, stops in `do_exit` before its mm is released, the
+//! rings are drained, and it is detached once the iterator has handed out the last event. Its other
+//! ptrace stops are passed through (signals re-injected, group-stops kept with `PTRACE_LISTEN`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -50,6 +54,10 @@ pub struct StopCondition {
     pub flag: Option<Arc<AtomicBool>>,
     /// When this process has exited (watched with a pidfd; need not be our child).
     pub exit_of: Option<u32>,
+    /// Hold `exit_of` at its exit (`ptrace` with `PTRACE_O_TRACEEXIT`, before its memory is torn down)
+    /// until every event has been consumed, so `bpf_probe_read_user` of its last events still reads its
+    /// memory. The source must then be iterated on the thread that opened it (ptrace is per thread).
+    pub hold_exit: bool,
 }
 
 /// Options of a live source.
@@ -251,6 +259,9 @@ pub struct LiveSource {
     pidfd: Option<OwnedFd>,
     finished: bool,
     regs_count: usize,
+    /// The process held with ptrace, and whether it is in its exit stop.
+    traced: Option<u32>,
+    held: bool,
 }
 
 impl std::fmt::Debug for LiveSource {
@@ -412,13 +423,20 @@ impl LiveSource {
             pidfd,
             finished: false,
             regs_count: uprobe::regs_count(),
+            traced: None,
+            held: false,
         };
         for r in &src.rings {
             for fd in &r.fds {
                 perf::enable(fd.as_fd()).map_err(sys("PERF_EVENT_IOC_ENABLE"))?;
             }
         }
-        src.stats.events = 0;
+        if src.stop.hold_exit
+            && let Some(p) = src.stop.exit_of
+        {
+            perf::ptrace_seize_exit(p).map_err(sys(format!("ptrace(PTRACE_SEIZE, {p}, PTRACE_O_TRACEEXIT)")))?;
+            src.traced = Some(p);
+        }
         Ok(src)
     }
 
@@ -525,6 +543,53 @@ impl LiveSource {
             || self.stop.flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
     }
 
+    /// Handles the held process's ptrace stops; true once it is in its exit stop.
+    fn service_tracee(&mut self) -> bool {
+        let Some(pid) = self.traced else { return false };
+        loop {
+            match perf::tracee_stop(pid) {
+                Ok(perf::TraceeStop::None) | Err(_) => return self.held,
+                Ok(perf::TraceeStop::Exit) => {
+                    self.held = true;
+                    return true;
+                }
+                Ok(perf::TraceeStop::GroupStop(_)) => {
+                    let _ = perf::ptrace_listen(pid);
+                }
+                Ok(perf::TraceeStop::Event) => {
+                    let _ = perf::ptrace_cont(pid, 0);
+                }
+                Ok(perf::TraceeStop::Signal(sig)) => {
+                    let _ = perf::ptrace_cont(pid, sig);
+                }
+            }
+        }
+    }
+
+    /// Lets the held process go (it finishes exiting, or runs on untraced).
+    fn release_tracee(&mut self) {
+        let Some(pid) = self.traced.take() else { return };
+        if !self.held {
+            // PTRACE_DETACH needs a stopped tracee.
+            let _ = perf::ptrace_interrupt(pid);
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_millis(500) {
+                match perf::tracee_stop(pid) {
+                    Ok(perf::TraceeStop::None) => std::thread::sleep(Duration::from_millis(1)),
+                    Ok(perf::TraceeStop::Signal(sig)) => {
+                        // Deliver the pending signal, then stop it again for the detach.
+                        let _ = perf::ptrace_cont(pid, sig);
+                        let _ = perf::ptrace_interrupt(pid);
+                    }
+                    Ok(_) => break,
+                    Err(_) => return,
+                }
+            }
+        }
+        let _ = perf::ptrace_detach(pid);
+        self.held = false;
+    }
+
     fn finish(&mut self) {
         for r in &self.rings {
             for fd in &r.fds {
@@ -551,6 +616,12 @@ impl LiveSource {
             self.stats.lost = self.stats.lost.max(lost);
         }
         self.finished = true;
+    }
+}
+
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        self.release_tracee();
     }
 }
 
@@ -624,14 +695,17 @@ impl Iterator for LiveSource {
                 continue;
             }
             if self.finished {
+                self.release_tracee();
                 return None;
             }
-            if self.should_stop(false) {
+            if self.should_stop(false) || self.service_tracee() {
                 self.finish();
                 continue;
             }
-            let timeout =
-                self.deadline.map_or(50, |d| d.saturating_duration_since(Instant::now()).as_millis().min(50) as i32);
+            let max_wait: u64 = if self.traced.is_some() { 5 } else { 50 };
+            let timeout = self.deadline.map_or(max_wait as i32, |d| {
+                d.saturating_duration_since(Instant::now()).as_millis().min(u128::from(max_wait)) as i32
+            });
             let mut fds: Vec<std::os::fd::BorrowedFd<'_>> = self.rings.iter().map(|r| r.fds[0].as_fd()).collect();
             if let Some(p) = &self.pidfd {
                 fds.push(p.as_fd());

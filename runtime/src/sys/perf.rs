@@ -1,6 +1,7 @@
 //! Live-event system calls: `perf_event_open(2)` with its mmap'd ring buffers and ioctls,
 //! `process_vm_readv(2)` for reading a traced process's memory, `pidfd_open(2)` to notice a process's
-//! exit, `poll(2)` and `CLOCK_MONOTONIC`.
+//! exit, `ptrace(2)`/`waitid(2)` to hold a process at its exit until its events are consumed, `poll(2)` and
+//! `CLOCK_MONOTONIC`.
 //!
 //! Ring buffer protocol (`include/uapi/linux/perf_event.h`, "perf_event_mmap_page"): the first page is the
 //! control page, followed by 2^n data pages. The kernel writes records and then publishes `data_head`; we
@@ -442,6 +443,102 @@ pub fn process_vm_read(pid: u32, addr: u64, buf: &mut [u8]) -> usize {
         }
     }
     done
+}
+
+/// What a seized tracee reported (see [`tracee_stop`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceeStop {
+    /// Nothing new.
+    None,
+    /// `PTRACE_EVENT_EXIT`: the process is exiting, its memory still mapped, until we let it go.
+    Exit,
+    /// A group-stop (stop signal `sig`) of a seized tracee: keep it stopped with `PTRACE_LISTEN`.
+    GroupStop(i32),
+    /// Another ptrace event stop (e.g. the re-trap after SIGCONT): resume it.
+    Event,
+    /// A signal is about to be delivered: resume it with the signal.
+    Signal(i32),
+}
+
+const PTRACE_CONT: libc::c_long = 7;
+const PTRACE_DETACH: libc::c_long = 17;
+const PTRACE_SEIZE: libc::c_long = 0x4206;
+const PTRACE_INTERRUPT: libc::c_long = 0x4207;
+const PTRACE_LISTEN: libc::c_long = 0x4208;
+const PTRACE_O_TRACEEXIT: libc::c_long = 0x40;
+const PTRACE_EVENT_EXIT: i32 = 6;
+const PTRACE_EVENT_STOP: i32 = 128;
+
+fn ptrace(req: libc::c_long, pid: u32, data: libc::c_long) -> io::Result<()> {
+    // SAFETY: the requests used here take no pointers (addr 0, data an integer).
+    let r = unsafe { libc::syscall(libc::SYS_ptrace, req, pid as libc::pid_t, 0 as libc::c_long, data) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `PTRACE_SEIZE` with `PTRACE_O_TRACEEXIT`: the process stops at its exit (before its memory is torn
+/// down) until [`ptrace_detach`]. Only the calling thread may then wait for and continue it.
+pub fn ptrace_seize_exit(pid: u32) -> io::Result<()> {
+    ptrace(PTRACE_SEIZE, pid, PTRACE_O_TRACEEXIT)
+}
+
+/// `PTRACE_CONT`, delivering `sig` (0 for none).
+pub fn ptrace_cont(pid: u32, sig: i32) -> io::Result<()> {
+    ptrace(PTRACE_CONT, pid, libc::c_long::from(sig))
+}
+
+/// `PTRACE_LISTEN`: stay in group-stop but let SIGCONT wake the tracee.
+pub fn ptrace_listen(pid: u32) -> io::Result<()> {
+    ptrace(PTRACE_LISTEN, pid, 0)
+}
+
+/// `PTRACE_INTERRUPT`: make a running seized tracee stop so it can be detached.
+pub fn ptrace_interrupt(pid: u32) -> io::Result<()> {
+    ptrace(PTRACE_INTERRUPT, pid, 0)
+}
+
+/// `PTRACE_DETACH` (the tracee must be in a ptrace stop).
+pub fn ptrace_detach(pid: u32) -> io::Result<()> {
+    ptrace(PTRACE_DETACH, pid, 0)
+}
+
+/// Non-blocking `waitid(P_PID, pid, WSTOPPED | WNOHANG | __WALL)`: reports ptrace stops only, never
+/// reaps an exit (so the process's parent can still wait for it).
+pub fn tracee_stop(pid: u32) -> io::Result<TraceeStop> {
+    const P_PID: libc::c_long = 1;
+    const WSTOPPED: libc::c_long = 2;
+    const WNOHANG: libc::c_long = 1;
+    const WALL: libc::c_long = 0x4000_0000;
+    let mut info = [0u64; 16];
+    // SAFETY: `info` is a writable 128-byte, 8-aligned buffer, the size of `siginfo_t`; rusage is null.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            P_PID,
+            pid as libc::c_long,
+            info.as_mut_ptr(),
+            WSTOPPED | WNOHANG | WALL,
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // siginfo_t for SIGCHLD: si_pid @16, si_status @24 (the full ptrace exit code: sig | event << 8).
+    let bytes: Vec<u8> = info.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let word = |off: usize| i32::from_ne_bytes([bytes[off], bytes[off + 1], bytes[off + 2], bytes[off + 3]]);
+    if word(16) == 0 {
+        return Ok(TraceeStop::None);
+    }
+    let status = word(24);
+    let (sig, event) = (status & 0xff, status >> 8);
+    Ok(match event {
+        PTRACE_EVENT_EXIT => TraceeStop::Exit,
+        PTRACE_EVENT_STOP if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) => {
+            TraceeStop::GroupStop(sig)
+        }
+        0 => TraceeStop::Signal(sig),
+        _ => TraceeStop::Event,
+    })
 }
 
 #[cfg(test)]
