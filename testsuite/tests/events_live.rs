@@ -325,14 +325,10 @@ fn uprobes() -> Result<(), Failed> {
 }
 
 fn kprobe_refused() -> Result<(), Failed> {
-    let err = LiveSource::open(
-        &[Attach::Kprobe { func: "do_sys_openat2".into(), ret: false }],
-        &TpFormats::tracefs(),
-        LiveOptions::default(),
-    )
-    .err()
-    .ok_or("a kprobe attached")?
-    .to_string();
+    let err = LiveSource::open(&[Attach::Kprobe { func: "do_sys_openat2".into(), ret: false }], LiveOptions::default())
+        .err()
+        .ok_or("a kprobe attached")?
+        .to_string();
     check(err.contains("kprobe/do_sys_openat2") && err.contains("no kprobes") && err.contains("--events"), || {
         err.clone()
     })
@@ -343,6 +339,61 @@ fn missing_symbol() -> Result<(), Failed> {
     let spec = UprobeSpec { path: dir.join("uprobe_target"), symbol: "no_such_fn".into(), offset: 0, ret: false };
     let err = LiveSource::uprobes(&[spec], LiveOptions::default()).err().ok_or("attached")?.to_string();
     check(err.contains("no function symbol `no_such_fn`"), || err.clone())
+}
+
+/// System-wide (no pid filter) for 300 ms: ends on time, sees our own thread's syscalls, and every event
+/// fired is delivered or counted as lost.
+fn system_wide_duration() -> Result<(), Failed> {
+    let opts = LiveOptions {
+        pid: None,
+        stop: StopCondition { duration: Some(Duration::from_millis(300)), ..Default::default() },
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let mut src = LiveSource::tracepoints(&[("raw_syscalls", "sys_enter")], opts).map_err(|e| e.to_string())?;
+    let me = std::process::id();
+    let mut n = 0u64;
+    let mut mine = 0u64;
+    let mut last = 0u64;
+    for ev in src.by_ref() {
+        n += 1;
+        mine += u64::from(ev.meta.pid == me);
+        check(ev.meta.time_ns >= last, || "out of order".into())?;
+        last = ev.meta.time_ns;
+    }
+    let took = t0.elapsed();
+    let st = src.stats();
+    check(took >= Duration::from_millis(300) && took < Duration::from_secs(5), || format!("ran {took:?}"))?;
+    check(mine > 0, || format!("{n} events, none of ours"))?;
+    check(st.fired == n + st.lost && st.events == n, || format!("{n} events, {st:?}"))
+}
+
+/// The stop flag (what a Ctrl-C handler sets) ends the stream (attached to a sleeping child, so nothing
+/// else ends it).
+fn stop_flag() -> Result<(), Failed> {
+    let mut child = Command::new("sleep").arg("30").spawn().map_err(|e| e.to_string())?;
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = LiveOptions {
+        pid: Some(child.id()),
+        stop: StopCondition { flag: Some(flag.clone()), duration: Some(Duration::from_secs(30)), ..Default::default() },
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let src = LiveSource::tracepoints(&[("syscalls", "sys_enter_getppid")], opts);
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    let n = src.map(|s| s.count());
+    let _ = setter.join();
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = n.map_err(|e| e.to_string())?;
+    check(t0.elapsed() < Duration::from_secs(5), || format!("flag ignored: ran {:?}", t0.elapsed()))?;
+    check(n == 0, || format!("{n} getppid events from a process that made none"))
 }
 
 fn from_section() -> Result<(), Failed> {
@@ -383,6 +434,8 @@ fn main() {
         Trial::test("live/exec_comm_and_process_memory", exec_and_memory),
         Trial::test("live/uprobe_uretprobe_compute", uprobes),
         Trial::test("live/open_memory_held_at_exit", open_held_at_exit),
+        Trial::test("live/system_wide_duration", system_wide_duration),
+        Trial::test("live/stop_flag", stop_flag),
         Trial::test("live/kprobe_refused_points_to_replay", kprobe_refused),
         Trial::test("live/uprobe_missing_symbol", missing_symbol),
     ]

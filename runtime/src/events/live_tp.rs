@@ -280,17 +280,19 @@ impl LiveSource {
     pub fn tracepoints(tps: &[(&str, &str)], opts: LiveOptions) -> Result<LiveSource, LiveError> {
         let attach: Vec<Attach> =
             tps.iter().map(|(c, n)| Attach::Tracepoint { category: c.to_string(), name: n.to_string() }).collect();
-        LiveSource::open(&attach, &TpFormats::tracefs(), opts)
+        LiveSource::open(&attach, opts)
     }
 
     /// Attaches to uprobes/uretprobes.
     pub fn uprobes(specs: &[UprobeSpec], opts: LiveOptions) -> Result<LiveSource, LiveError> {
         let attach: Vec<Attach> = specs.iter().cloned().map(Attach::Uprobe).collect();
-        LiveSource::open(&attach, &TpFormats::tracefs(), opts)
+        LiveSource::open(&attach, opts)
     }
 
-    /// Attaches to everything in `attach` on every online CPU; events start flowing at once.
-    pub fn open(attach: &[Attach], formats: &TpFormats, opts: LiveOptions) -> Result<LiveSource, LiveError> {
+    /// Attaches to everything in `attach` on every online CPU; events start flowing at once. Tracepoint
+    /// layouts always come from this machine's tracefs (a copied format could describe another kernel).
+    pub fn open(attach: &[Attach], opts: LiveOptions) -> Result<LiveSource, LiveError> {
+        let formats = TpFormats::tracefs();
         if attach.is_empty() {
             return Err(LiveError::Empty);
         }
