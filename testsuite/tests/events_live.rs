@@ -396,6 +396,59 @@ fn stop_flag() -> Result<(), Failed> {
     check(n == 0, || format!("{n} getppid events from a process that made none"))
 }
 
+/// raw_tp/sys_enter and sys_exit emulated from raw_syscalls on `workload --stop write`: args = [pt_regs *,
+/// id or ret]; the pt_regs at args[0] holds the syscall's registers (write: di = fd 3, dx = count) with
+/// orig_ax = the syscall number, and ax = the result at exit.
+fn raw_tp_syscalls() -> Result<(), Failed> {
+    let dir = targets().as_ref().map_err(|e| e.clone())?;
+    let mut child = spawn_stopped(Command::new(dir.join("workload")).args(["--stop", "write"]))?;
+    let pid = child.id();
+    let attach =
+        [Attach::RawTracepoint { name: "sys_enter".into() }, Attach::RawTracepoint { name: "sys_exit".into() }];
+    let mut src = match LiveSource::open(&attach, opts(pid)) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = child.kill();
+            return Err(e.to_string().into());
+        }
+    };
+    cont(pid)?;
+    let mut seen = Vec::new();
+    let mut lines = String::new();
+    for ev in src.by_ref() {
+        check(ev.ctx.len() == 16, || format!("ctx of {} bytes", ev.ctx.len()))?;
+        let regs_ptr = u64_at(&ev.ctx, 0);
+        let mut regs = [0u8; 168];
+        check(ev.memory.read(regs_ptr, &mut regs) == 168, || format!("no pt_regs at {regs_ptr:#x}"))?;
+        let (nr, di, dx, ax) = (u64_at(&regs, 120), u64_at(&regs, 112), u64_at(&regs, 96), u64_at(&regs, 80));
+        if ev.source.matches_section("raw_tp/sys_enter") {
+            check(u64_at(&ev.ctx, 8) == nr, || format!("id {} vs orig_ax {nr}", u64_at(&ev.ctx, 8)))?;
+            seen.push(if nr == 1 { format!("write({di}, {dx})") } else { format!("enter {nr}") });
+        } else {
+            check(u64_at(&ev.ctx, 8) == ax, || format!("ret {} vs ax {ax}", u64_at(&ev.ctx, 8)))?;
+            seen.push(format!("exit {nr} = {}", ax as i64));
+        }
+        lines += &(to_line(&ev, &ev.memory.blobs()) + "\n");
+    }
+    child.wait().map_err(|e| e.to_string())?;
+    let sizes = [0, 1, 15, 16, 200, 256, 1000, 4096, 5000];
+    let mut want = vec!["enter 257".to_string(), "exit 257 = 3".to_string()];
+    for n in sizes {
+        want.push(format!("write(3, {n})"));
+        want.push(format!("exit 1 = {n}"));
+    }
+    want.extend(["enter 3".to_string(), "exit 3 = 0".to_string(), "enter 231".to_string()]);
+    check(seen == want, || format!("{seen:#?}"))?;
+    // Replayed, the same args and the same pt_regs blob.
+    let back = parse_str(&lines, "raw", &TpFormats::tracefs()).map_err(|e| e.to_string())?;
+    check(back.len() == want.len(), || "replayed count".into())?;
+    for b in &back {
+        let mut regs = [0u8; 168];
+        check(b.memory.read(u64_at(&b.ctx, 0), &mut regs) == 168, || "replayed pt_regs".into())?;
+    }
+    Ok(())
+}
+
 fn from_section() -> Result<(), Failed> {
     let base = Path::new("/opt/ex");
     let tp = Attach::from_section("tracepoint/syscalls/sys_enter_openat", base).map_err(|e| e.to_string())?;
@@ -417,8 +470,10 @@ fn from_section() -> Result<(), Failed> {
         let a = Attach::from_section(bare, base).map_err(|e| e.to_string())?;
         check(a.is_none(), || format!("{bare}: {a:?}"))?;
     }
-    let raw = Attach::from_section("raw_tp/sys_enter", base).err().ok_or("raw_tp accepted")?.to_string();
-    check(raw.contains("raw_tp/sys_enter") && raw.contains("raw_tp_args"), || raw.clone())?;
+    let r = Attach::from_section("raw_tp/sys_exit", base).map_err(|e| e.to_string())?;
+    check(r == Some(Attach::RawTracepoint { name: "sys_exit".into() }), || format!("{r:?}"))?;
+    let raw = Attach::from_section("raw_tp/sched_switch", base).err().ok_or("raw_tp accepted")?.to_string();
+    check(raw.contains("raw_tp/sched_switch") && raw.contains("raw_tp_args"), || raw.clone())?;
     let bad = Attach::from_section("uprobe/nocolon", base).err().ok_or("accepted")?.to_string();
     check(bad.contains("PATH:SYMBOL"), || bad.clone())
 }
@@ -436,6 +491,7 @@ fn main() {
         Trial::test("live/open_memory_held_at_exit", open_held_at_exit),
         Trial::test("live/system_wide_duration", system_wide_duration),
         Trial::test("live/stop_flag", stop_flag),
+        Trial::test("live/raw_tp_sys_enter_exit_emulated", raw_tp_syscalls),
         Trial::test("live/kprobe_refused_points_to_replay", kprobe_refused),
         Trial::test("live/uprobe_missing_symbol", missing_symbol),
     ]

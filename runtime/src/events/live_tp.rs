@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::formats::{FormatError, TpFormats, tracefs_root};
-use super::memory::{MemorySource, NoMemory, ProcessMemory};
+use super::memory::{BlobMemory, MemorySource, NoMemory, Overlay, ProcessMemory};
 use super::uprobe::{self, UprobeError, UprobeSpec};
 use super::{Event, EventSource, ProbeKind};
 use crate::abi::EventMeta;
@@ -89,6 +89,12 @@ pub enum Attach {
     },
     /// A uprobe or uretprobe.
     Uprobe(UprobeSpec),
+    /// A raw tracepoint: only `sys_enter` and `sys_exit` can be run live, emulated from the
+    /// `raw_syscalls` tracepoints (see [`RAW_TP_REGS_ADDR`]); others are refused with a pointer to replay.
+    RawTracepoint {
+        /// `sys_enter` or `sys_exit`.
+        name: String,
+    },
     /// A kprobe or kretprobe: refused on this kernel, with a pointer to replay.
     Kprobe {
         /// Function.
@@ -125,7 +131,10 @@ impl Attach {
                 Attach::Kprobe { func: rest.split('+').next().unwrap_or(rest).into(), ret: prefix == "kretprobe" }
             }
             "raw_tp" | "raw_tracepoint" | "raw_tp.w" | "raw_tracepoint.w" => {
-                return Err(LiveError::NoRawTp { section: section.into() });
+                if !matches!(rest, "sys_enter" | "sys_exit") {
+                    return Err(LiveError::NoRawTp { section: section.into() });
+                }
+                Attach::RawTracepoint { name: rest.into() }
             }
             _ => return Ok(None),
         }))
@@ -159,8 +168,8 @@ pub enum LiveError {
     /// Raw tracepoints cannot be attached from user space.
     #[error(
         "cannot attach {section} live: raw tracepoints deliver their arguments only to programs loaded into \
-         the kernel (BPF_RAW_TRACEPOINT_OPEN); run it on replayed `raw_tp_args` (`bpfc run PROG --events FILE.jsonl`, \
-         see docs/events.md)"
+         the kernel (BPF_RAW_TRACEPOINT_OPEN), and bpfc emulates only raw_tp/sys_enter and raw_tp/sys_exit; \
+         run it on replayed `raw_tp_args` (`bpfc run PROG --events FILE.jsonl`, see docs/events.md)"
     )]
     NoRawTp {
         /// The section.
@@ -195,7 +204,15 @@ pub struct LiveStats {
 enum Decode {
     Raw,
     Regs,
+    /// raw_syscalls record + user registers → raw_tp args `[pt_regs *, id or ret]`.
+    RawSyscall,
 }
+
+/// The (fake, kernel-half) address at which an emulated `raw_tp/sys_enter`/`sys_exit` event's
+/// `struct pt_regs` lives in its memory: `args[0]` points there, and `bpf_probe_read_kernel` of it reads
+/// the syscall's user registers as sampled (`PERF_SAMPLE_REGS_USER` = the task's syscall `pt_regs`),
+/// with `orig_ax` = the syscall number.
+pub const RAW_TP_REGS_ADDR: u64 = 0xffff_c900_0000_3f58;
 
 struct Target {
     source: Arc<EventSource>,
@@ -215,8 +232,12 @@ struct Task {
 }
 
 enum Item {
-    Event(Box<Event>),
-    Comm { tid: u32, comm: [u8; 16] },
+    /// An event, with memory of its own to lay over the process's (emulated raw_tp `pt_regs`).
+    Event(Box<Event>, Option<BlobMemory>),
+    Comm {
+        tid: u32,
+        comm: [u8; 16],
+    },
 }
 
 struct Pending {
@@ -307,17 +328,7 @@ impl LiveSource {
                 }
                 Attach::Tracepoint { category, name } => {
                     let format = formats.get(category, name)?;
-                    // The perf id is the live tracefs id, which a copied format may not match.
-                    let root = tracefs_root()?;
-                    let id_path = root.join("events").join(category).join(name).join("id");
-                    let id: u64 = std::fs::read_to_string(&id_path)
-                        .map_err(sys(format!("reading {}", id_path.display())))?
-                        .trim()
-                        .parse()
-                        .map_err(|_| LiveError::Sys {
-                            what: format!("parsing {}", id_path.display()),
-                            source: std::io::ErrorKind::InvalidData.into(),
-                        })?;
+                    let id = tracepoint_id(category, name)?;
                     let attr = PerfEventAttr {
                         type_: perf::TYPE_TRACEPOINT,
                         config: id,
@@ -329,6 +340,24 @@ impl LiveSource {
                     };
                     let source = EventSource::Tracepoint { category: category.clone(), name: name.clone(), format };
                     plans.push((Target { source: Arc::new(source), decode: Decode::Raw }, attr, None));
+                }
+                Attach::RawTracepoint { name } => {
+                    if !matches!(name.as_str(), "sys_enter" | "sys_exit") {
+                        return Err(LiveError::NoRawTp { section: format!("raw_tp/{name}") });
+                    }
+                    let id = tracepoint_id("raw_syscalls", name)?;
+                    let attr = PerfEventAttr {
+                        type_: perf::TYPE_TRACEPOINT,
+                        config: id,
+                        sample_period: 1,
+                        sample_type: base_sample | sample::RAW | sample::REGS_USER,
+                        sample_regs_user: uprobe::regs_mask()?,
+                        flags: base_flags,
+                        clockid: libc::CLOCK_MONOTONIC,
+                        ..Default::default()
+                    };
+                    let source = EventSource::RawTracepoint { name: name.clone() };
+                    plans.push((Target { source: Arc::new(source), decode: Decode::RawSyscall }, attr, None));
                 }
                 Attach::Uprobe(spec) => {
                     let (ty, ret_bit) = uprobe::uprobe_pmu()?;
@@ -498,7 +527,7 @@ impl LiveSource {
                 record::SAMPLE => {
                     let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count, &self.no_memory);
                     match decoded {
-                        Some(d) => items.push((d.0, Item::Event(Box::new(d.1)))),
+                        Some((time, ev, blob)) => items.push((time, Item::Event(Box::new(ev), blob))),
                         None => malformed += 1,
                     }
                 }
@@ -528,11 +557,15 @@ impl LiveSource {
         self.stats.lost += lost;
         self.stats.malformed += malformed;
         for (time, mut item) in items {
-            if let Item::Event(ev) = &mut item {
+            if let Item::Event(ev, blob) = &mut item {
                 // Look the task up now, while it most likely still exists.
                 let (pid, tid) = (ev.meta.pid, ev.meta.tid);
                 let _ = self.task(pid, tid);
-                ev.memory = self.memory(pid);
+                let below = self.memory(pid);
+                ev.memory = match blob.take() {
+                    Some(top) => Arc::new(Overlay { top, below }),
+                    None => below,
+                };
             }
             self.seq += 1;
             self.pending.push(Reverse(Pending { time, seq: self.seq, item }));
@@ -621,6 +654,17 @@ impl LiveSource {
     }
 }
 
+/// The perf `config` of a tracepoint: tracefs `events/CAT/NAME/id`.
+fn tracepoint_id(category: &str, name: &str) -> Result<u64, LiveError> {
+    let id_path = tracefs_root()?.join("events").join(category).join(name).join("id");
+    std::fs::read_to_string(&id_path).map_err(sys(format!("reading {}", id_path.display())))?.trim().parse().map_err(
+        |_| LiveError::Sys {
+            what: format!("parsing {}", id_path.display()),
+            source: std::io::ErrorKind::InvalidData.into(),
+        },
+    )
+}
+
 impl Drop for LiveSource {
     fn drop(&mut self) {
         self.release_tracee();
@@ -634,13 +678,20 @@ fn decode_sample(
     targets: &[Target],
     regs_count: usize,
     no_memory: &Arc<dyn MemorySource>,
-) -> Option<(u64, Event)> {
-    // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW or REGS_USER @32.
+) -> Option<(u64, Event, Option<BlobMemory>)> {
+    // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW and/or REGS_USER @32.
     let ti = *ids.get(&rec.u64_at(0)?)?;
     let target = &targets[ti];
     let (pid, tid) = (rec.u32_at(8)?, rec.u32_at(12)?);
     let time = rec.u64_at(16)?;
     let cpu = rec.u32_at(24)?;
+    let regs_at = |off: usize| -> Option<Vec<u64>> {
+        if rec.u64_at(off)? == 0 {
+            return None; // PERF_SAMPLE_REGS_ABI_NONE: no user registers (a kernel thread).
+        }
+        (0..regs_count).map(|i| rec.u64_at(off + 8 + 8 * i)).collect()
+    };
+    let mut blob = None;
     let ctx = match target.decode {
         Decode::Raw => {
             let size = rec.u32_at(32)? as usize;
@@ -648,20 +699,26 @@ fn decode_sample(
             rec.copy_to(36, &mut ctx).then_some(())?;
             ctx
         }
-        Decode::Regs => {
-            let abi = rec.u64_at(32)?;
-            if abi == 0 {
-                return None;
-            }
-            let mut vals = vec![0u64; regs_count];
-            for (i, v) in vals.iter_mut().enumerate() {
-                *v = rec.u64_at(40 + 8 * i)?;
-            }
-            uprobe::regs_to_pt_regs(&vals)
+        Decode::Regs => uprobe::regs_to_pt_regs(&regs_at(32)?),
+        Decode::RawSyscall => {
+            // raw_syscalls record: id @8, then args[6] (enter) or ret (exit) @16. The RAW block is padded
+            // so that REGS_USER starts 8-aligned right after it.
+            let size = rec.u32_at(32)? as usize;
+            let id = rec.u64_at(36 + 8)?;
+            let arg1 = match &*target.source {
+                EventSource::RawTracepoint { name } if name == "sys_exit" => rec.u64_at(36 + 16)?,
+                _ => id,
+            };
+            let mut regs = uprobe::regs_to_pt_regs(&regs_at(36 + size)?);
+            regs[120..128].copy_from_slice(&id.to_ne_bytes()); // orig_ax
+            let mut m = BlobMemory::new();
+            m.insert(RAW_TP_REGS_ADDR, regs).ok()?;
+            blob = Some(m);
+            [RAW_TP_REGS_ADDR.to_ne_bytes(), arg1.to_ne_bytes()].concat()
         }
     };
     let meta = EventMeta { pid, tid, cpu, time_ns: time, ..Default::default() };
-    Some((time, Event { source: target.source.clone(), meta, ctx, memory: no_memory.clone(), line: None }))
+    Some((time, Event { source: target.source.clone(), meta, ctx, memory: no_memory.clone(), line: None }, blob))
 }
 
 impl Iterator for LiveSource {
@@ -681,7 +738,7 @@ impl Iterator for LiveSource {
                             None => *e = Some(Task { comm, uid: 0, gid: 0 }),
                         }
                     }
-                    Item::Event(mut ev) => {
+                    Item::Event(mut ev, _) => {
                         match self.tasks.get(&ev.meta.tid).copied().flatten() {
                             Some(t) => {
                                 ev.meta.comm = t.comm;

@@ -30,7 +30,7 @@ use crate::abi::EventMeta;
 use crate::ctx::{Arch, TracepointFormat};
 pub use formats::{FormatError, TpFormats};
 pub use live_tp::{Attach, LiveError, LiveOptions, LiveSource, LiveStats, StopCondition};
-pub use memory::{BlobMemory, MemorySource, NoMemory, ProcessMemory, RecordingMemory};
+pub use memory::{BlobMemory, MemorySource, NoMemory, Overlay, ProcessMemory, RecordingMemory};
 pub use replay::{ReplayError, ReplayReader, ReplayWriter};
 pub use uprobe::{UprobeError, UprobeSpec};
 
