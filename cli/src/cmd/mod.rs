@@ -1,0 +1,5 @@
+//! One module per subcommand: `Args` (clap derive) and `run(Args) -> anyhow::Result<ExitCode>`.
+
+pub mod asm;
+pub mod conformance;
+pub mod disasm;
