@@ -126,7 +126,7 @@ impl ArrayMap {
         if self.percpu {
             let mut out = vec![0; self.stride * self.ncpus as usize];
             for cpu in 0..self.ncpus {
-                self.arena.read(self.off(idx, cpu), &mut out[cpu as usize * self.stride..][..self.value_size]);
+                self.arena.read(self.off(idx, cpu), &mut out[cpu as usize * self.stride..][..self.stride]);
             }
             Ok(out)
         } else {
@@ -151,7 +151,7 @@ impl ArrayMap {
         match (self.percpu, cpu) {
             (true, None) => {
                 for c in 0..self.ncpus {
-                    let v = &value[c as usize * self.stride..][..self.value_size];
+                    let v = &value[c as usize * self.stride..][..self.stride];
                     self.arena.write(self.off(idx, c), v);
                 }
             }

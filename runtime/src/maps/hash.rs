@@ -218,7 +218,7 @@ impl HashMap {
         if self.percpu {
             let mut out = vec![0; self.stride * self.ncpus as usize];
             for cpu in 0..self.ncpus {
-                self.values.read(self.voff(slot, cpu), &mut out[cpu as usize * self.stride..][..self.value_size]);
+                self.values.read(self.voff(slot, cpu), &mut out[cpu as usize * self.stride..][..self.stride]);
             }
             out
         } else {
@@ -310,7 +310,7 @@ impl HashMap {
         match (self.percpu, cpu) {
             (true, None) => {
                 for c in 0..self.ncpus {
-                    self.values.write(self.voff(slot, c), &value[c as usize * self.stride..][..self.value_size]);
+                    self.values.write(self.voff(slot, c), &value[c as usize * self.stride..][..self.stride]);
                 }
             }
             (true, Some(c)) => self.values.write(self.voff(slot, c), &value[..self.value_size]),

@@ -112,7 +112,9 @@ impl LpmTrie {
 
     fn longest_match(&self, inner: &Inner, key: &[u8]) -> Option<u32> {
         let (plen, data) = self.split(key);
-        let plen = plen.min(self.max_prefixlen());
+        if plen > self.max_prefixlen() {
+            return None;
+        }
         inner
             .entries
             .iter()

@@ -530,7 +530,8 @@ impl Map {
             Kind::Perf(p) => p.delete(key),
             Kind::Hash(h) => h.delete(key),
             Kind::Lpm(l) => l.delete(key),
-            Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "delete on queue/stack/bloom" }),
+            Kind::Queue(_) => Err(MapError::Invalid { what: "delete on queue/stack" }),
+            Kind::Bloom(_) => Err(MapError::OpNotSupported { op: "delete on a bloom filter" }),
             Kind::Ring(_) => Err(self.unsupported("delete")),
         }
     }
