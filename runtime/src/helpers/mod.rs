@@ -5,3 +5,4 @@ pub mod conformance;
 mod table;
 
 pub use table::HelperTable;
+pub mod spec;
