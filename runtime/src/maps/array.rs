@@ -62,6 +62,8 @@ pub(crate) fn spin_unlock(arena: &Arena, off: usize) {
 #[derive(Debug)]
 pub struct ArrayMap {
     arena: Arena,
+    /// The indices 0..max_entries as u32s: the key pointers `bpf_for_each_map_elem` hands to callbacks.
+    keys: Arena,
     max_entries: u32,
     value_size: usize,
     stride: usize,
@@ -82,8 +84,13 @@ impl ArrayMap {
         let stride = round8(value_size);
         let per = if percpu { ncpus as u64 } else { 1 };
         let bytes = arena_bytes(spec.max_entries as u64 * per, stride as u64)?;
+        let keys = Arena::new(arena_bytes(spec.max_entries as u64, 4)?);
+        for i in 0..spec.max_entries {
+            keys.write(i as usize * 4, &i.to_le_bytes());
+        }
         Ok(ArrayMap {
             arena: Arena::new(bytes),
+            keys,
             max_entries: spec.max_entries,
             value_size,
             stride,
@@ -99,6 +106,14 @@ impl ArrayMap {
 
     pub(crate) fn arena(&self) -> &Arena {
         &self.arena
+    }
+
+    pub(crate) fn keys(&self) -> &Arena {
+        &self.keys
+    }
+
+    pub(crate) fn key_addr(&self, idx: u32) -> u64 {
+        self.keys.addr(idx as usize * 4)
     }
 
     fn off(&self, idx: u32, cpu: u32) -> usize {

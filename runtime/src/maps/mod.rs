@@ -474,7 +474,7 @@ impl Map {
     pub fn regions(&self) -> Vec<Region> {
         let w = self.spec.flags & BPF_F_RDONLY_PROG == 0;
         match &self.kind {
-            Kind::Array(a) => vec![a.arena().region(w)],
+            Kind::Array(a) => vec![a.arena().region(w), a.keys().region(false)],
             Kind::Hash(h) => vec![h.values().region(w), h.keys().region(false)],
             Kind::Lpm(l) => vec![l.values().region(w)],
             Kind::Ring(r) => vec![r.arena().region(true)],
@@ -515,8 +515,8 @@ impl Map {
             // The verifier refuses program updates of fd maps; a raw program gets the kernel's -EINVAL… but
             // there is no program-side path, so report it as unsupported.
             Kind::Fd(_) | Kind::Perf(_) => Err(self.unsupported("update from a program")),
-            Kind::Queue(q) => q.push(value, flags),
-            Kind::Bloom(b) => b.push(value, flags),
+            // The kernel's queue, stack and bloom filter `map_update_elem` refuse: programs push.
+            Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "update on a keyless map" }),
             Kind::Ring(_) => Err(self.unsupported("update")),
         }
     }
@@ -720,28 +720,30 @@ impl Map {
         arena.offset_of(addr).map(|off| (arena, off))
     }
 
-    /// Elements in `get_next_key` order with their value addresses for CPU slot `cpu`, for
-    /// `bpf_for_each_map_elem`: (key address, value address). Keys of arrays are materialised by the caller.
-    pub fn elem_addrs(&self, cpu: u32) -> Vec<(ElemKey, u64)> {
+    /// Elements in `get_next_key` order as (key address, value address for CPU slot `cpu`), for
+    /// `bpf_for_each_map_elem` (array keys live in a read-only index arena, hash keys in the key arena).
+    pub fn elem_addrs(&self, cpu: u32) -> Vec<(u64, u64)> {
         match &self.kind {
-            Kind::Array(a) => (0..self.spec.max_entries).map(|i| (ElemKey::Index(i), a.value_addr(i, cpu))).collect(),
-            Kind::Hash(h) => h.elem_addrs(cpu).into_iter().map(|(k, v)| (ElemKey::Addr(k), v)).collect(),
+            Kind::Array(a) => (0..self.spec.max_entries).map(|i| (a.key_addr(i), a.value_addr(i, cpu))).collect(),
+            Kind::Hash(h) if h.inner.is_none() => h.elem_addrs(cpu),
             _ => Vec::new(),
+        }
+    }
+
+    /// Whether `addr` is inside this map's value storage (ring buffer: its data area).
+    pub fn contains_value(&self, addr: u64) -> bool {
+        match &self.kind {
+            Kind::Array(a) => a.arena().offset_of(addr).is_some(),
+            Kind::Hash(h) => h.values().offset_of(addr).is_some(),
+            Kind::Lpm(l) => l.values().offset_of(addr).is_some(),
+            Kind::Ring(r) => r.arena().offset_of(addr).is_some(),
+            _ => false,
         }
     }
 }
 
 /// Formats one (key, value) pair for [`Map::dump`].
 pub type ElemFormatter = dyn Fn(&[u8], &[u8]) -> String;
-
-/// A key handed to a `for_each_map_elem` callback.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ElemKey {
-    /// Address of the stored key (hash maps).
-    Addr(u64),
-    /// An array index: the helper puts it on the caller's stack, as the kernel does.
-    Index(u32),
-}
 
 /// Lower-case hex bytes separated by spaces, as bpftool prints them.
 pub fn hex(b: &[u8]) -> String {

@@ -109,6 +109,11 @@ impl MapRegistry {
         self.read().by_handle.get(&addr).cloned()
     }
 
+    /// The map whose value storage contains `addr` (spin locks, ring buffer samples).
+    pub fn map_containing(&self, addr: u64) -> Option<Arc<Map>> {
+        self.read().by_fd.iter().flatten().find(|m| m.contains_value(addr)).cloned()
+    }
+
     /// Closes an fd. Inner maps referenced by a map-in-map stay alive through that reference.
     pub fn close(&self, fd: u32) -> MapResult<()> {
         let mut w = self.write();
