@@ -43,7 +43,8 @@ pub struct Machine<'a> {
     pub map_values: &'a [*mut u8],
     /// Memory besides stack and ctx that the program may touch (map storage, global data).
     pub regions: &'a [Region],
-    /// The runtime's private state for helpers.
+    /// The runtime's private state for helpers: null, or a live [`crate::helpers::HostState`] for the
+    /// whole run (helpers read it through [`HelperCtx::host_state`]).
     pub host: *mut c_void,
     /// The event the program runs on.
     pub event: EventMeta,
@@ -341,6 +342,15 @@ impl<'e> HelperCtx<'e> {
     /// The runtime's private state (`Machine::host`).
     pub fn host(&self) -> *mut c_void {
         self.env.host
+    }
+
+    /// The runtime's helper state, when the machine was bound with one: `Machine::host` is null or
+    /// points to a live [`crate::helpers::HostState`] (see [`crate::helpers::HostState::as_host_ptr`]).
+    pub fn host_state(&self) -> Option<&'e crate::helpers::HostState> {
+        let p = self.env.host.cast::<crate::helpers::HostState>().cast_const();
+        // SAFETY: the Machine contract: `host` is null or a HostState that outlives the invocation ('e);
+        // HostState is Sync and only ever shared immutably.
+        unsafe { p.as_ref() }
     }
 
     /// Read access to the whole invocation block.
