@@ -50,6 +50,10 @@ pub struct Machine<'a> {
     pub event: EventMeta,
     /// Instruction budget (charged per basic block).
     pub budget: u64,
+    /// Whether the program may write its context (tracing contexts are read-only, as in the kernel).
+    pub ctx_writable: bool,
+    /// Tail calls already taken in this chain (the dispatcher carries it from program to program).
+    pub tail_call_count: u64,
 }
 
 impl<'a> Machine<'a> {
@@ -63,6 +67,8 @@ impl<'a> Machine<'a> {
             host: std::ptr::null_mut(),
             event: EventMeta::default(),
             budget: DEFAULT_BUDGET,
+            ctx_writable: true,
+            tail_call_count: 0,
         }
     }
 }
@@ -106,14 +112,14 @@ fn new_env(m: &Machine, stack_base: u64, ctx: u64, ctx_len: u64) -> Env {
         stack_base,
         ctx,
         ctx_len,
-        ctx_writable: 1,
+        ctx_writable: u64::from(m.ctx_writable),
         regions: m.regions.as_ptr(),
         region_count: m.regions.len() as u64,
         check: Some(mem::check_access),
         status: STATUS_RUNNING,
         exit_value: 0,
         tail_call_target: 0,
-        tail_call_count: 0,
+        tail_call_count: m.tail_call_count,
         budget: m.budget,
         trap: TrapInfo::default(),
         event: m.event,
@@ -140,7 +146,8 @@ fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<
     // SAFETY: the stack area is a local that outlives the run and is only reached through these
     // addresses; `ctx` is exclusively borrowed for the whole run and not touched through the slice
     // meanwhile; the regions are the Machine's, which its builder vouches for (module docs).
-    let bounds = unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, true, m.regions) };
+    let bounds =
+        unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, m.ctx_writable, m.regions) };
     let r0 = f(&mut env, bounds);
     outcome(&env, r0)
 }
