@@ -237,8 +237,9 @@ impl Vm<'_, '_> {
     }
 }
 
-/// A native program entry (JIT or AOT code following the [`crate::abi`] contract).
-#[derive(Clone, Copy, Debug)]
+/// A native program entry (JIT or AOT code following the [`crate::abi`] contract). Deliberately not
+/// `Clone`: whoever owns the code memory owns the entry and only lends it out by reference.
+#[derive(Debug)]
 pub struct NativeEntry(EntryFn);
 
 impl NativeEntry {

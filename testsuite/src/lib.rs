@@ -2,3 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod kernel;
+pub mod random;
+pub mod shared;

@@ -5,6 +5,7 @@
 //! with those ids, then compile each function through `cranelift-module`. Symbol order is the program and
 //! slot order, so output is deterministic.
 
+pub mod jit;
 pub mod object;
 
 use crate::lower::{self, FunctionIds, LowerError, LowerOptions};
