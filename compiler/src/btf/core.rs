@@ -102,7 +102,14 @@ impl CoreKind {
     }
 
     fn is_type(self) -> bool {
-        matches!(self, CoreKind::TypeIdLocal | CoreKind::TypeIdTarget | CoreKind::TypeExists | CoreKind::TypeSize | CoreKind::TypeMatches)
+        matches!(
+            self,
+            CoreKind::TypeIdLocal
+                | CoreKind::TypeIdTarget
+                | CoreKind::TypeExists
+                | CoreKind::TypeSize
+                | CoreKind::TypeMatches
+        )
     }
 
     fn is_enumval(self) -> bool {
@@ -251,7 +258,11 @@ pub fn describe(local: &Btf, rec: &CoreReloRec) -> String {
 }
 
 fn bad_spec(kind: CoreKind, local: &Btf, type_id: u32, raw: &str, detail: impl Into<String>) -> CoreError {
-    CoreError::BadSpec { kind: kind.name(), access: format!("{} ({raw})", local.describe(type_id)), detail: detail.into() }
+    CoreError::BadSpec {
+        kind: kind.name(),
+        access: format!("{} ({raw})", local.describe(type_id)),
+        detail: detail.into(),
+    }
 }
 
 fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<Spec, CoreError> {
@@ -299,7 +310,9 @@ fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<
         let t = btf.ty(id);
         match &t.kind {
             Kind::Struct { members, .. } | Kind::Union { members, .. } => {
-                let m = members.get(idx as usize).ok_or_else(|| bad(format!("member {idx} of {} out of range", btf.describe(id))))?;
+                let m = members
+                    .get(idx as usize)
+                    .ok_or_else(|| bad(format!("member {idx} of {} out of range", btf.describe(id))))?;
                 spec.bit_offset += u64::from(m.bit_offset);
                 if m.name_off != 0 {
                     spec.spec.push(Accessor { type_id: id, idx, name: Some(btf.str_at(m.name_off).to_string()) });
@@ -516,7 +529,14 @@ fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, behind_ptr: bool, level: 
 
 /// libbpf's `bpf_core_match_member`: finds the local accessor's member by name in target type `tid`,
 /// descending into anonymous members; pushes the raw indices and accessor onto `ts`.
-fn match_member(lb: &Btf, lacc: &Accessor, tb: &Btf, tid: u32, ts: &mut Spec, next: &mut u32) -> Result<bool, BtfError> {
+fn match_member(
+    lb: &Btf,
+    lacc: &Accessor,
+    tb: &Btf,
+    tid: u32,
+    ts: &mut Spec,
+    next: &mut u32,
+) -> Result<bool, BtfError> {
     let tid = skip(tb, tid)?;
     let tt = tb.ty(tid);
     if !tt.kind.is_composite() {
@@ -674,7 +694,8 @@ fn calc_field(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Result<Option<F
         }
         _ => return Err(format!("{} is not a field relocation", kind.name())),
     };
-    let (sz, type_id) = if kind == CoreKind::FieldByteOffset && !bitfield { (byte_sz as u32, field_type_id) } else { (0, 0) };
+    let (sz, type_id) =
+        if kind == CoreKind::FieldByteOffset && !bitfield { (byte_sz as u32, field_type_id) } else { (0, 0) };
     Ok(Some(FieldVal { val, sz, type_id, validate }))
 }
 
@@ -703,7 +724,15 @@ fn calc_enumval(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Option<u64> {
 
 /// libbpf's `bpf_core_calc_relo`: the result for one (local, target) spec pair.
 fn calc_relo(lb: &Btf, tb: &Btf, kind: CoreKind, local: &Spec, targ: Option<&Spec>) -> Result<CoreResult, String> {
-    let mut r = CoreResult { orig_val: 0, new_val: 0, orig_sz: 0, new_sz: 0, poison: false, validate: true, fail_memsz_adjust: false };
+    let mut r = CoreResult {
+        orig_val: 0,
+        new_val: 0,
+        orig_sz: 0,
+        new_sz: 0,
+        poison: false,
+        validate: true,
+        fail_memsz_adjust: false,
+    };
     if kind.is_field() {
         let orig = calc_field(lb, Some(local), kind)?.ok_or("local spec")?;
         let Some(new) = calc_field(tb, targ, kind)? else {
@@ -745,12 +774,26 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
     let lspec = parse_spec(local, rec.type_id, raw, kind)?;
     if kind == CoreKind::TypeIdLocal {
         let v = u64::from(rec.type_id);
-        return Ok(CoreResult { orig_val: v, new_val: v, orig_sz: 0, new_sz: 0, poison: false, validate: true, fail_memsz_adjust: false });
+        return Ok(CoreResult {
+            orig_val: v,
+            new_val: v,
+            orig_sz: 0,
+            new_sz: 0,
+            poison: false,
+            validate: true,
+            fail_memsz_adjust: false,
+        });
     }
     let tb = target.btf;
     let root_name = local.name(rec.type_id);
     if root_name.is_empty() {
-        return Err(bad_spec(kind, local, rec.type_id, raw, "the root type is anonymous, so it has no target candidates"));
+        return Err(bad_spec(
+            kind,
+            local,
+            rec.type_id,
+            raw,
+            "the root type is anonymous, so it has no target candidates",
+        ));
     }
     let lkind = local.ty(rec.type_id).kind.core_compat_kind();
     let cands = target.by_name.get(essential_name(root_name)).map(Vec::as_slice).unwrap_or(&[]);
@@ -761,8 +804,11 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
             continue;
         }
         let Some(ts) = spec_match(&lspec, kind, local, tb, cid).map_err(btf_err)? else { continue };
-        let res = calc_relo(local, tb, kind, &lspec, Some(&ts))
-            .map_err(|detail| CoreError::BadInsn { kind: kind.name(), access: access(), detail })?;
+        let res = calc_relo(local, tb, kind, &lspec, Some(&ts)).map_err(|detail| CoreError::BadInsn {
+            kind: kind.name(),
+            access: access(),
+            detail,
+        })?;
         match &best {
             None => best = Some((res, ts)),
             Some((b, bs)) => {
@@ -787,7 +833,11 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
     }
     match best {
         Some((r, _)) => Ok(r),
-        None => calc_relo(local, tb, kind, &lspec, None).map_err(|detail| CoreError::BadInsn { kind: kind.name(), access: access(), detail }),
+        None => calc_relo(local, tb, kind, &lspec, None).map_err(|detail| CoreError::BadInsn {
+            kind: kind.name(),
+            access: access(),
+            detail,
+        }),
     }
 }
 
@@ -816,7 +866,9 @@ pub fn patch_insn(insn: &mut [u8], res: &CoreResult, local: &Btf, rec: &CoreRelo
     match code & 7 {
         0x04 | 0x07 => {
             if code & 0x08 != 0 {
-                return Err(bad(format!("ALU instruction {code:#04x} has a register operand; CO-RE patches immediates")));
+                return Err(bad(format!(
+                    "ALU instruction {code:#04x} has a register operand; CO-RE patches immediates"
+                )));
             }
             if res.validate && imm as u32 as u64 != res.orig_val & 0xffff_ffff {
                 return Err(bad(format!("unexpected immediate {imm} (expected {})", res.orig_val)));

@@ -171,7 +171,10 @@ fn for_each_record(
             len: btf.strings_len(),
         })?;
         if num == 0 {
-            return Err(BtfError::Invalid { what: c.what.into(), detail: format!("{name} block for `{sec}` is empty") });
+            return Err(BtfError::Invalid {
+                what: c.what.into(),
+                detail: format!("{name} block for `{sec}` is empty"),
+            });
         }
         let total = num.checked_mul(rec_size).unwrap_or(usize::MAX);
         s.bytes(pos, total, &format!("{num} {name} records of section `{sec}`"))?;

@@ -159,7 +159,10 @@ impl Btf {
         let str_start = hdr_len.checked_add(str_off).unwrap_or(usize::MAX);
         let strings = c.bytes(str_start, str_len, "string section")?.to_vec();
         if strings.first().is_some_and(|&b| b != 0) {
-            return Err(BtfError::Invalid { what: what.into(), detail: "string section does not start with NUL".into() });
+            return Err(BtfError::Invalid {
+                what: what.into(),
+                detail: "string section does not start with NUL".into(),
+            });
         }
         let mut btf = Btf { types: vec![Type { name_off: 0, kind: Kind::Void }], strings };
         types::parse_types(&mut btf.types, type_data, what)?;
@@ -169,8 +172,8 @@ impl Btf {
 
     /// Reads and parses a BTF file (e.g. `/sys/kernel/btf/vmlinux`).
     pub fn from_file(path: &std::path::Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path)
-            .map_err(|e| BtfError::Io { path: path.display().to_string(), error: e.to_string() })?;
+        let data =
+            std::fs::read(path).map_err(|e| BtfError::Io { path: path.display().to_string(), error: e.to_string() })?;
         Btf::parse(&data, &path.display().to_string())
     }
 
@@ -180,7 +183,11 @@ impl Btf {
             let id = id as u32;
             self.check_str(t.name_off, what, &format!("name of type [{id}]"))?;
             let check = |target: u32| {
-                if target >= count { Err(BtfError::BadTypeRef { what: what.into(), id, target, count }) } else { Ok(()) }
+                if target >= count {
+                    Err(BtfError::BadTypeRef { what: what.into(), id, target, count })
+                } else {
+                    Ok(())
+                }
             };
             for r in t.kind.refs() {
                 check(r)?;
@@ -208,12 +215,7 @@ impl Btf {
     }
 
     fn check_str(&self, off: u32, what: &str, context: &str) -> Result<(), BtfError> {
-        let bad = || BtfError::BadString {
-            what: what.into(),
-            context: context.into(),
-            off,
-            len: self.strings.len(),
-        };
+        let bad = || BtfError::BadString { what: what.into(), context: context.into(), off, len: self.strings.len() };
         let rest = self.strings.get(off as usize..).ok_or_else(bad)?;
         let end = rest.iter().position(|&b| b == 0).ok_or_else(bad)?;
         std::str::from_utf8(&rest[..end]).map_err(|_| bad())?;
@@ -261,9 +263,7 @@ impl Btf {
     pub fn skip_mods_and_typedefs(&self, mut id: u32) -> Result<u32, BtfError> {
         for _ in 0..MAX_RESOLVE_DEPTH {
             match self.ty(id).kind {
-                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => {
-                    id = t
-                }
+                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => id = t,
                 _ => return Ok(id),
             }
         }

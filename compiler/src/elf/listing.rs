@@ -39,7 +39,11 @@ pub fn sections(bytes: &[u8], file: &str) -> Result<String, ElfError> {
                 raw[at + 4..at + 8].copy_from_slice(&(-1i32).to_le_bytes());
             }
         }
-        let code = decode(&raw).map_err(|e| ElfError::BadSection { file: file.into(), section: sec.name.clone(), detail: e.to_string() })?;
+        let code = decode(&raw).map_err(|e| ElfError::BadSection {
+            file: file.into(),
+            section: sec.name.clone(),
+            detail: e.to_string(),
+        })?;
         let mut labels: Vec<_> = elf
             .symbols
             .iter()

@@ -67,7 +67,9 @@ pub enum LinkErrorKind {
         expected: &'static str,
     },
     /// A relocation on something other than `lddw` or a BPF-to-BPF call.
-    #[error("relocation against `{symbol}` on an instruction that is neither lddw nor a BPF-to-BPF call (opcode {opcode:#04x})")]
+    #[error(
+        "relocation against `{symbol}` on an instruction that is neither lddw nor a BPF-to-BPF call (opcode {opcode:#04x})"
+    )]
     NotRelocatable {
         /// Symbol.
         symbol: String,

@@ -468,7 +468,7 @@ fn random_insn(rng: &mut Rng) -> Vec<u8> {
         let mut b = rng.next().to_le_bytes();
         b[1] &= 0x77;
         b[2..4].copy_from_slice(&((rng.next() % 24) as i16 - 12).to_le_bytes());
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             b[4..8].copy_from_slice(&((rng.next() % 64) as i32 - 8).to_le_bytes());
         }
         match rel_field(&b) {
