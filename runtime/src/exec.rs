@@ -311,8 +311,12 @@ impl<'e> HelperCtx<'e> {
         unsafe { Bounds::from_env(self.env) }
     }
 
-    /// Copies `len` bytes of program-visible memory at `addr`.
+    /// Copies `len` bytes of program-visible memory at `addr`. The range is checked before anything is
+    /// allocated, so a BPF-controlled length cannot exhaust memory.
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, Fault> {
+        if !self.check(addr, len as u64, false) {
+            return Err(Fault::OutOfBounds);
+        }
         let mut buf = vec![0; len];
         self.bounds().read_into(addr, &mut buf)?;
         Ok(buf)

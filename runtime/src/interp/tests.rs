@@ -351,6 +351,12 @@ fn poke(cx: &mut HelperCtx<'_>, addr: u64, value: u64, _: u64, _: u64, _: u64) -
 }
 declare_helper!(poke_helper => poke);
 
+/// Reads r2 bytes at r1 through the checked API: 1 when allowed, 0 when refused.
+fn read_len(cx: &mut HelperCtx<'_>, addr: u64, len: u64, _: u64, _: u64, _: u64) -> u64 {
+    u64::from(cx.read(addr, len as usize).is_ok())
+}
+declare_helper!(read_len_helper => read_len);
+
 fn boom(_cx: &mut HelperCtx<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     panic!("helper bug")
 }
@@ -361,6 +367,7 @@ fn helpers() -> HelperTable {
     t.set(1, sum_args_helper);
     t.set(2, poke_helper);
     t.set(3, boom_helper);
+    t.set(4, read_len_helper);
     t
 }
 
@@ -377,6 +384,10 @@ fn helper_calls() {
     let t = assert_trap(run_on(&m, "mov %r1, 8\nmov %r2, 1\ncall 2\nexit", &mut []), TrapCode::OutOfBounds, 2);
     assert_eq!((t.detail, t.access), (8, 8 | 0x100));
     assert_trap(run_on(&m, "call 3\nexit", &mut []), TrapCode::HelperFault, 0);
+    let read = |len: u64| format!("mov %r1, %r10\nsub %r1, 16\nlddw %r2, {len:#x}\ncall 4\nexit");
+    assert_eq!(run_on(&m, &read(16), &mut []), Outcome::Exit(1));
+    assert_eq!(run_on(&m, &read(17), &mut []), Outcome::Exit(0));
+    assert_eq!(run_on(&m, &read(1 << 44), &mut []), Outcome::Exit(0), "refused before allocating");
     // uBPF's unwind (helper 5): r1 = 0 stops the program at once with r0 = 0.
     assert_eq!(run_on(&m, "mov %r1, 0\ncall 5\nmov %r0, 9\nexit", &mut []), Outcome::Exit(0));
     assert_eq!(run_on(&m, "mov %r1, 4\ncall 5\nadd %r0, 1\nexit", &mut []), Outcome::Exit(5));
