@@ -28,8 +28,9 @@ use std::ffi::c_void;
 /// Instruction budget of a [`Machine`] unless set otherwise.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
 
-/// `TrapInfo::pc` written by [`HelperCtx::trap`]: a helper does not know its call site, so the runner
-/// (the interpreter; native code on its status check) replaces it with the slot of the call.
+/// `TrapInfo::pc` written by [`HelperCtx::trap`]/[`HelperCtx::fault`]: a helper does not know its call
+/// site, so the runner replaces it with the slot of the call — the interpreter does; native code must do
+/// the same on its status check after a helper call for the two to agree.
 pub const TRAP_PC_UNKNOWN: u32 = u32::MAX;
 
 /// Everything an invocation is bound to besides its code and context.
