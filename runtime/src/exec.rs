@@ -43,7 +43,8 @@ pub struct Machine<'a> {
     pub map_values: &'a [*mut u8],
     /// Memory besides stack and ctx that the program may touch (map storage, global data).
     pub regions: &'a [Region],
-    /// The runtime's private state for helpers.
+    /// The runtime's private state for helpers: null, or a live [`crate::helpers::HostState`] for the
+    /// whole run (helpers read it through [`HelperCtx::host_state`]).
     pub host: *mut c_void,
     /// The event the program runs on.
     pub event: EventMeta,
@@ -237,8 +238,9 @@ impl Vm<'_, '_> {
     }
 }
 
-/// A native program entry (JIT or AOT code following the [`crate::abi`] contract).
-#[derive(Clone, Copy, Debug)]
+/// A native program entry (JIT or AOT code following the [`crate::abi`] contract). Deliberately not
+/// `Clone`: whoever owns the code memory owns the entry and only lends it out by reference.
+#[derive(Debug)]
 pub struct NativeEntry(EntryFn);
 
 impl NativeEntry {
@@ -342,6 +344,15 @@ impl<'e> HelperCtx<'e> {
         self.env.host
     }
 
+    /// The runtime's helper state, when the machine was bound with one: `Machine::host` is null or
+    /// points to a live [`crate::helpers::HostState`] (see [`crate::helpers::HostState::as_host_ptr`]).
+    pub fn host_state(&self) -> Option<&'e crate::helpers::HostState> {
+        let p = self.env.host.cast::<crate::helpers::HostState>().cast_const();
+        // SAFETY: the Machine contract: `host` is null or a HostState that outlives the invocation ('e);
+        // HostState is Sync and only ever shared immutably.
+        unsafe { p.as_ref() }
+    }
+
     /// Read access to the whole invocation block.
     pub fn env(&self) -> &Env {
         self.env
@@ -387,6 +398,10 @@ impl<'e> HelperCtx<'e> {
 macro_rules! declare_helper {
     ($(#[$meta:meta])* $vis:vis $name:ident => $body:path) => {
         $(#[$meta])*
+        ///
+        /// # Safety
+        /// A [`HelperFn`]($crate::abi::HelperFn): `env` must be null or the live `Env` of the calling
+        /// invocation, built by `bpfc_runtime::exec`.
         $vis unsafe extern "C" fn $name(
             env: *mut $crate::abi::Env,
             r1: u64,

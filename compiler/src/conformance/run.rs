@@ -52,12 +52,16 @@ impl Engine for InterpEngine {
 }
 
 /// Names of the engines [`engine`] knows, in the order tests run them.
-pub const ENGINES: &[&str] = &["interp"];
+pub const ENGINES: &[&str] = &["interp", "jit", "jit-checked", "aot", "aot-checked"];
 
 /// The engine called `name`.
 pub fn engine(name: &str) -> Option<Box<dyn Engine>> {
     match name {
         "interp" => Some(Box::new(InterpEngine::new())),
+        "jit" => Some(Box::new(super::JitEngine::new(false))),
+        "jit-checked" => Some(Box::new(super::JitEngine::new(true))),
+        "aot" => Some(Box::new(super::AotEngine::new(false))),
+        "aot-checked" => Some(Box::new(super::AotEngine::new(true))),
         _ => None,
     }
 }

@@ -27,9 +27,11 @@
 //! - **Budget**: charged per basic block on entry ([`Cfg::block_len`]): entering a block of *n*
 //!   instructions with a remaining budget below *n* traps `Budget` at the block's first slot, otherwise
 //!   *n* is subtracted. Returning from a call continues the caller's block without a new charge.
-//! - **Unsupported** instructions trap `Unsupported` with `detail` = an [`Unsupported`] code: kfunc
+//! - **Unsupported** instructions trap `Unsupported` with a detail code: kfunc
 //!   calls, legacy packet loads, and 64-bit immediate loads of map fds, map values by fd, BTF ids and
-//!   function addresses (only map-index forms are bound, from `Machine::maps`/`map_values`).
+//!   function addresses (only map-index forms are bound, from `Machine::maps`/`map_values`); codes in
+//!   [`crate::abi::unsupported`]. A `src=6` load whose map has no direct value (null `map_values`
+//!   entry) traps like an unbound index.
 
 mod sem;
 #[cfg(test)]
@@ -37,32 +39,10 @@ mod tests;
 
 pub use sem::{alu32, alu64, cond32, cond64, endian, movsx, neg, sign_extend};
 
-use crate::abi::{MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo};
+use crate::abi::{MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo, unsupported};
 use crate::exec::Vm;
 use crate::isa::{AtomicOp, CallTarget, Cfg, CfgError, Code, Imm64, Insn, Operand, Pc, Reg, Width};
 use crate::mem::access_info;
-
-/// `TrapInfo::detail` of an `Unsupported` trap: what could not be executed.
-#[repr(u64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unsupported {
-    /// `call` src 2 (kfunc).
-    Kfunc = 1,
-    /// Legacy `LD_ABS`/`LD_IND`.
-    LdPacket = 2,
-    /// `lddw` src 1: map by fd.
-    MapFd = 3,
-    /// `lddw` src 2: map value by fd.
-    MapValue = 4,
-    /// `lddw` src 3: kernel variable by BTF id.
-    BtfId = 5,
-    /// `lddw` src 4: function address.
-    Func = 6,
-    /// `lddw` src 5 with a map index the machine does not have.
-    MapIdx = 7,
-    /// `lddw` src 6 with a map index the machine does not have, or a map without a direct value.
-    MapIdxValue = 8,
-}
 
 /// Why code cannot be interpreted at all (an error before execution, never a trap).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -214,7 +194,9 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
     regs[2] = ctx_len;
     regs[10] = vm.stack_top();
     let stack_base = vm.stack_base();
-    let mut frames: Vec<Frame> = Vec::with_capacity(MAX_FRAMES);
+    // Saved caller states; `depth` of them are live. A fixed array: a run allocates nothing.
+    let mut frames = [Frame { regs: [0; Reg::COUNT], ret: 0 }; MAX_FRAMES];
+    let mut depth = 0usize;
     let mut i = 0usize;
     loop {
         let Some(op) = p.ops.get(i) else {
@@ -284,23 +266,23 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
                 }
             }
             Insn::LdImm64 { dst, imm } => {
-                let unsupported = |k: Unsupported| trap(TrapCode::Unsupported, pc, k as u64);
+                let unsupported = |k: u64| trap(TrapCode::Unsupported, pc, k);
                 regs[dst.index()] = match imm {
                     Imm64::Value(v) => v,
-                    Imm64::MapIdx(idx) => vm.map(idx).ok_or(unsupported(Unsupported::MapIdx))?,
+                    Imm64::MapIdx(idx) => vm.map(idx).ok_or(unsupported(unsupported::MAP_INDEX))?,
                     // The offset is the second slot's imm, an unsigned offset into the value (the kernel
                     // rejects offsets beyond the value size).
                     Imm64::MapIdxValue { idx, off } => vm
                         .map_value(idx)
-                        .ok_or(unsupported(Unsupported::MapIdxValue))?
+                        .ok_or(unsupported(unsupported::MAP_INDEX))?
                         .wrapping_add(u64::from(off as u32)),
-                    Imm64::MapFd(_) => return Err(unsupported(Unsupported::MapFd)),
-                    Imm64::MapValue { .. } => return Err(unsupported(Unsupported::MapValue)),
-                    Imm64::BtfId { .. } => return Err(unsupported(Unsupported::BtfId)),
-                    Imm64::Func(_) => return Err(unsupported(Unsupported::Func)),
+                    Imm64::MapFd(_) => return Err(unsupported(unsupported::MAP_FD)),
+                    Imm64::MapValue { .. } => return Err(unsupported(unsupported::MAP_VALUE_FD)),
+                    Imm64::BtfId { .. } => return Err(unsupported(unsupported::BTF_ID)),
+                    Imm64::Func(_) => return Err(unsupported(unsupported::FUNC_REF)),
                 };
             }
-            Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, Unsupported::LdPacket as u64)),
+            Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, unsupported::LD_PACKET)),
             Insn::Ja { .. } => i = op.target as usize,
             Insn::Jcond { cond, width, lhs, rhs, .. } => {
                 let a = regs[lhs.index()];
@@ -332,10 +314,11 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Local(_)) => {
                 let top = regs[10].wrapping_sub(STACK_SIZE as u64);
                 match top.checked_sub(STACK_SIZE as u64) {
-                    Some(bottom) if bottom >= stack_base && frames.len() + 1 < MAX_FRAMES => {}
+                    Some(bottom) if bottom >= stack_base && depth + 1 < MAX_FRAMES => {}
                     _ => return Err(trap(TrapCode::CallDepth, pc, 0)),
                 }
-                frames.push(Frame { regs, ret: i });
+                frames[depth] = Frame { regs, ret: i };
+                depth += 1;
                 let mut callee = [0u64; Reg::COUNT];
                 callee[1..6].copy_from_slice(&regs[1..6]);
                 callee[10] = top;
@@ -343,17 +326,19 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
                 i = op.target as usize;
             }
             Insn::Call(CallTarget::Kfunc { .. }) => {
-                return Err(trap(TrapCode::Unsupported, pc, Unsupported::Kfunc as u64));
+                return Err(trap(TrapCode::Unsupported, pc, unsupported::KFUNC));
             }
-            Insn::Exit => match frames.pop() {
-                None => return Ok(regs[0]),
-                Some(f) => {
-                    let r0 = regs[0];
-                    regs = f.regs;
-                    regs[0] = r0;
-                    i = f.ret;
+            Insn::Exit => {
+                if depth == 0 {
+                    return Ok(regs[0]);
                 }
-            },
+                depth -= 1;
+                let f = frames[depth];
+                let r0 = regs[0];
+                regs = f.regs;
+                regs[0] = r0;
+                i = f.ret;
+            }
         }
     }
 }
