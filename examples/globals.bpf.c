@@ -8,7 +8,7 @@
  *   .rodata (const volatile, set before load, frozen): target_pid, large_write, debug, and the format string
  *           of the bpf_printk below;
  *   .data   (initialised): class_limits, last_fd, calls_seen_marker;
- *   .bss    (zeroed): class_counts, total_bytes, write_calls, large_writes, max_write.
+ *   .bss    (zeroed): class_counts, total_bytes, write_calls, large_writes, max_write, last_count_be.
  * Calls: the program calls the global (non-static) function `pid_selected`, which the kernel verifies on
  * its own against its BTF signature, and the static `account_write`, which calls the static `size_class`
  * (call depth 2). With debug = 0 (the default) the bpf_printk is dead code that the verifier removes; it is
@@ -33,6 +33,7 @@ u64 total_bytes;
 u64 write_calls;
 u64 large_writes;
 u64 max_write;
+u64 last_count_be; /* the last count, byte-swapped (a bswap64 instruction at -mcpu=v4) */
 
 __noinline bool pid_selected(u32 tgid)
 {
@@ -63,6 +64,7 @@ static __noinline void account_write(u32 fd, u64 count)
 	if (count > max_write)
 		max_write = count;
 	last_fd = fd;
+	last_count_be = __builtin_bswap64(count);
 	calls_seen_marker ^= count;
 }
 
