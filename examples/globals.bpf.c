@@ -37,7 +37,7 @@ u64 large_writes;
 u64 max_write;
 u64 last_count_be; /* the last count, byte-swapped (a bswap64 instruction at -mcpu=v4) */
 
-/* A custom data section: libbpf makes it a map of its own ("glo.data.custom"). */
+/* A custom data section: libbpf makes it a map of its own, named ".data.custom". */
 u64 custom_writes SEC(".data.custom") = 1000;
 
 __noinline bool pid_selected(u32 tgid)
