@@ -10,6 +10,7 @@ pub mod btf;
 pub mod conformance;
 pub mod elf;
 pub mod emit;
+pub mod input;
 pub mod link;
 pub mod lower;
 pub mod verify;

@@ -18,4 +18,5 @@ pub mod interp;
 pub mod isa;
 pub mod maps;
 pub mod mem;
+pub mod native;
 pub mod sys;

@@ -1,2 +1,7 @@
 //! Shared helpers of the bpfc testsuite.
 #![forbid(unsafe_code)]
+
+pub mod data;
+pub mod kernel;
+pub mod random;
+pub mod shared;
