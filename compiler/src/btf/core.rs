@@ -102,7 +102,14 @@ impl CoreKind {
     }
 
     fn is_type(self) -> bool {
-        matches!(self, CoreKind::TypeIdLocal | CoreKind::TypeIdTarget | CoreKind::TypeExists | CoreKind::TypeSize | CoreKind::TypeMatches)
+        matches!(
+            self,
+            CoreKind::TypeIdLocal
+                | CoreKind::TypeIdTarget
+                | CoreKind::TypeExists
+                | CoreKind::TypeSize
+                | CoreKind::TypeMatches
+        )
     }
 
     fn is_enumval(self) -> bool {
@@ -152,13 +159,12 @@ pub enum CoreError {
         detail: String,
     },
     /// A BTF lookup failed (corrupt BTF).
-    #[error("CO-RE relocation `{access}`: {source}")]
+    #[error("CO-RE relocation `{access}`: {error}")]
     Btf {
         /// The access.
         access: String,
-        /// The cause.
-        #[source]
-        source: BtfError,
+        /// The cause (shown in the message).
+        error: BtfError,
     },
 }
 
@@ -227,31 +233,35 @@ pub fn describe(local: &Btf, rec: &CoreReloRec) -> String {
     let raw = local.str_at(rec.access_str_off);
     let mut out = local.describe(rec.type_id);
     let kind = CoreKind::from_u32(rec.kind);
-    if let Some(k) = kind {
-        if let Ok(spec) = parse_spec(local, rec.type_id, raw, k) {
-            if k.is_field() {
-                for a in spec.spec.iter().skip(1) {
-                    match &a.name {
-                        Some(n) => {
-                            out.push_str("::");
-                            out.push_str(n);
-                        }
-                        None => out.push_str(&format!("[{}]", a.idx)),
+    if let Some(k) = kind
+        && let Ok(spec) = parse_spec(local, rec.type_id, raw, k)
+    {
+        if k.is_field() {
+            for a in spec.spec.iter().skip(1) {
+                match &a.name {
+                    Some(n) => {
+                        out.push_str("::");
+                        out.push_str(n);
                     }
-                }
-            } else if k.is_enumval() {
-                if let Some(n) = spec.spec.first().and_then(|a| a.name.as_ref()) {
-                    out.push_str("::");
-                    out.push_str(n);
+                    None => out.push_str(&format!("[{}]", a.idx)),
                 }
             }
+        } else if k.is_enumval()
+            && let Some(n) = spec.spec.first().and_then(|a| a.name.as_ref())
+        {
+            out.push_str("::");
+            out.push_str(n);
         }
     }
     format!("{out} ({raw})")
 }
 
 fn bad_spec(kind: CoreKind, local: &Btf, type_id: u32, raw: &str, detail: impl Into<String>) -> CoreError {
-    CoreError::BadSpec { kind: kind.name(), access: format!("{} ({raw})", local.describe(type_id)), detail: detail.into() }
+    CoreError::BadSpec {
+        kind: kind.name(),
+        access: format!("{} ({raw})", local.describe(type_id)),
+        detail: detail.into(),
+    }
 }
 
 fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<Spec, CoreError> {
@@ -299,7 +309,9 @@ fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<
         let t = btf.ty(id);
         match &t.kind {
             Kind::Struct { members, .. } | Kind::Union { members, .. } => {
-                let m = members.get(idx as usize).ok_or_else(|| bad(format!("member {idx} of {} out of range", btf.describe(id))))?;
+                let m = members
+                    .get(idx as usize)
+                    .ok_or_else(|| bad(format!("member {idx} of {} out of range", btf.describe(id))))?;
                 spec.bit_offset += u64::from(m.bit_offset);
                 if m.name_off != 0 {
                     spec.spec.push(Accessor { type_id: id, idx, name: Some(btf.str_at(m.name_off).to_string()) });
@@ -516,7 +528,14 @@ fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, behind_ptr: bool, level: 
 
 /// libbpf's `bpf_core_match_member`: finds the local accessor's member by name in target type `tid`,
 /// descending into anonymous members; pushes the raw indices and accessor onto `ts`.
-fn match_member(lb: &Btf, lacc: &Accessor, tb: &Btf, tid: u32, ts: &mut Spec, next: &mut u32) -> Result<bool, BtfError> {
+fn match_member(
+    lb: &Btf,
+    lacc: &Accessor,
+    tb: &Btf,
+    tid: u32,
+    ts: &mut Spec,
+    next: &mut u32,
+) -> Result<bool, BtfError> {
     let tid = skip(tb, tid)?;
     let tt = tb.ty(tid);
     if !tt.kind.is_composite() {
@@ -674,7 +693,8 @@ fn calc_field(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Result<Option<F
         }
         _ => return Err(format!("{} is not a field relocation", kind.name())),
     };
-    let (sz, type_id) = if kind == CoreKind::FieldByteOffset && !bitfield { (byte_sz as u32, field_type_id) } else { (0, 0) };
+    let (sz, type_id) =
+        if kind == CoreKind::FieldByteOffset && !bitfield { (byte_sz as u32, field_type_id) } else { (0, 0) };
     Ok(Some(FieldVal { val, sz, type_id, validate }))
 }
 
@@ -703,7 +723,15 @@ fn calc_enumval(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Option<u64> {
 
 /// libbpf's `bpf_core_calc_relo`: the result for one (local, target) spec pair.
 fn calc_relo(lb: &Btf, tb: &Btf, kind: CoreKind, local: &Spec, targ: Option<&Spec>) -> Result<CoreResult, String> {
-    let mut r = CoreResult { orig_val: 0, new_val: 0, orig_sz: 0, new_sz: 0, poison: false, validate: true, fail_memsz_adjust: false };
+    let mut r = CoreResult {
+        orig_val: 0,
+        new_val: 0,
+        orig_sz: 0,
+        new_sz: 0,
+        poison: false,
+        validate: true,
+        fail_memsz_adjust: false,
+    };
     if kind.is_field() {
         let orig = calc_field(lb, Some(local), kind)?.ok_or("local spec")?;
         let Some(new) = calc_field(tb, targ, kind)? else {
@@ -745,24 +773,41 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
     let lspec = parse_spec(local, rec.type_id, raw, kind)?;
     if kind == CoreKind::TypeIdLocal {
         let v = u64::from(rec.type_id);
-        return Ok(CoreResult { orig_val: v, new_val: v, orig_sz: 0, new_sz: 0, poison: false, validate: true, fail_memsz_adjust: false });
+        return Ok(CoreResult {
+            orig_val: v,
+            new_val: v,
+            orig_sz: 0,
+            new_sz: 0,
+            poison: false,
+            validate: true,
+            fail_memsz_adjust: false,
+        });
     }
     let tb = target.btf;
     let root_name = local.name(rec.type_id);
     if root_name.is_empty() {
-        return Err(bad_spec(kind, local, rec.type_id, raw, "the root type is anonymous, so it has no target candidates"));
+        return Err(bad_spec(
+            kind,
+            local,
+            rec.type_id,
+            raw,
+            "the root type is anonymous, so it has no target candidates",
+        ));
     }
     let lkind = local.ty(rec.type_id).kind.core_compat_kind();
     let cands = target.by_name.get(essential_name(root_name)).map(Vec::as_slice).unwrap_or(&[]);
-    let btf_err = |source| CoreError::Btf { access: access(), source };
+    let btf_err = |error| CoreError::Btf { access: access(), error };
     let mut best: Option<(CoreResult, Spec)> = None;
     for &cid in cands {
         if tb.ty(cid).kind.core_compat_kind() != lkind {
             continue;
         }
         let Some(ts) = spec_match(&lspec, kind, local, tb, cid).map_err(btf_err)? else { continue };
-        let res = calc_relo(local, tb, kind, &lspec, Some(&ts))
-            .map_err(|detail| CoreError::BadInsn { kind: kind.name(), access: access(), detail })?;
+        let res = calc_relo(local, tb, kind, &lspec, Some(&ts)).map_err(|detail| CoreError::BadInsn {
+            kind: kind.name(),
+            access: access(),
+            detail,
+        })?;
         match &best {
             None => best = Some((res, ts)),
             Some((b, bs)) => {
@@ -787,7 +832,11 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
     }
     match best {
         Some((r, _)) => Ok(r),
-        None => calc_relo(local, tb, kind, &lspec, None).map_err(|detail| CoreError::BadInsn { kind: kind.name(), access: access(), detail }),
+        None => calc_relo(local, tb, kind, &lspec, None).map_err(|detail| CoreError::BadInsn {
+            kind: kind.name(),
+            access: access(),
+            detail,
+        }),
     }
 }
 
@@ -816,14 +865,16 @@ pub fn patch_insn(insn: &mut [u8], res: &CoreResult, local: &Btf, rec: &CoreRelo
     match code & 7 {
         0x04 | 0x07 => {
             if code & 0x08 != 0 {
-                return Err(bad(format!("ALU instruction {code:#04x} has a register operand; CO-RE patches immediates")));
+                return Err(bad(format!(
+                    "ALU instruction {code:#04x} has a register operand; CO-RE patches immediates"
+                )));
             }
             if res.validate && imm as u32 as u64 != res.orig_val & 0xffff_ffff {
                 return Err(bad(format!("unexpected immediate {imm} (expected {})", res.orig_val)));
             }
             insn[4..8].copy_from_slice(&(res.new_val as u32).to_le_bytes());
         }
-        0x01 | 0x02 | 0x03 => {
+        0x01..=0x03 => {
             if res.validate && i64::from(off) as u64 != res.orig_val {
                 return Err(bad(format!("unexpected offset {off} (expected {})", res.orig_val)));
             }

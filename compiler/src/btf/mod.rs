@@ -154,12 +154,15 @@ impl Btf {
         let type_len = c.u32_at(12, "header")? as usize;
         let str_off = c.u32_at(16, "header")? as usize;
         let str_len = c.u32_at(20, "header")? as usize;
-        let type_start = hdr_len.checked_add(type_off).unwrap_or(usize::MAX);
+        let type_start = hdr_len.saturating_add(type_off);
         let type_data = c.bytes(type_start, type_len, "type section")?;
-        let str_start = hdr_len.checked_add(str_off).unwrap_or(usize::MAX);
+        let str_start = hdr_len.saturating_add(str_off);
         let strings = c.bytes(str_start, str_len, "string section")?.to_vec();
         if strings.first().is_some_and(|&b| b != 0) {
-            return Err(BtfError::Invalid { what: what.into(), detail: "string section does not start with NUL".into() });
+            return Err(BtfError::Invalid {
+                what: what.into(),
+                detail: "string section does not start with NUL".into(),
+            });
         }
         let mut btf = Btf { types: vec![Type { name_off: 0, kind: Kind::Void }], strings };
         types::parse_types(&mut btf.types, type_data, what)?;
@@ -169,8 +172,8 @@ impl Btf {
 
     /// Reads and parses a BTF file (e.g. `/sys/kernel/btf/vmlinux`).
     pub fn from_file(path: &std::path::Path) -> Result<Btf, BtfError> {
-        let data = std::fs::read(path)
-            .map_err(|e| BtfError::Io { path: path.display().to_string(), error: e.to_string() })?;
+        let data =
+            std::fs::read(path).map_err(|e| BtfError::Io { path: path.display().to_string(), error: e.to_string() })?;
         Btf::parse(&data, &path.display().to_string())
     }
 
@@ -180,7 +183,11 @@ impl Btf {
             let id = id as u32;
             self.check_str(t.name_off, what, &format!("name of type [{id}]"))?;
             let check = |target: u32| {
-                if target >= count { Err(BtfError::BadTypeRef { what: what.into(), id, target, count }) } else { Ok(()) }
+                if target >= count {
+                    Err(BtfError::BadTypeRef { what: what.into(), id, target, count })
+                } else {
+                    Ok(())
+                }
             };
             for r in t.kind.refs() {
                 check(r)?;
@@ -208,12 +215,7 @@ impl Btf {
     }
 
     fn check_str(&self, off: u32, what: &str, context: &str) -> Result<(), BtfError> {
-        let bad = || BtfError::BadString {
-            what: what.into(),
-            context: context.into(),
-            off,
-            len: self.strings.len(),
-        };
+        let bad = || BtfError::BadString { what: what.into(), context: context.into(), off, len: self.strings.len() };
         let rest = self.strings.get(off as usize..).ok_or_else(bad)?;
         let end = rest.iter().position(|&b| b == 0).ok_or_else(bad)?;
         std::str::from_utf8(&rest[..end]).map_err(|_| bad())?;
@@ -261,9 +263,7 @@ impl Btf {
     pub fn skip_mods_and_typedefs(&self, mut id: u32) -> Result<u32, BtfError> {
         for _ in 0..MAX_RESOLVE_DEPTH {
             match self.ty(id).kind {
-                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => {
-                    id = t
-                }
+                Kind::Typedef(t) | Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => id = t,
                 _ => return Ok(id),
             }
         }
@@ -323,6 +323,39 @@ impl Btf {
 
     fn too_big(&self, id: u32) -> BtfError {
         BtfError::Invalid { what: "BTF".into(), detail: format!("type [{id}] is larger than 4 GiB") }
+    }
+
+    /// libbpf's `btf_fixup_datasec`: clang leaves DATASEC sizes and variable offsets for the linker, so
+    /// the section size and each non-static variable's offset come from the ELF (`sym_offset(name)`).
+    pub fn fixup_datasec(
+        &mut self,
+        id: u32,
+        size: u32,
+        sym_offset: impl Fn(&str) -> Option<u64>,
+    ) -> Result<(), String> {
+        let mut fixed = Vec::new();
+        if let Kind::Datasec { vars, .. } = &self.ty(id).kind {
+            for v in vars {
+                let Kind::Var { linkage, .. } = self.ty(v.ty).kind else {
+                    return Err(format!("DATASEC [{id}] entry [{}] is not a variable", v.ty));
+                };
+                // Static variables keep clang's offsets; externs have none.
+                if linkage == 0 || linkage == 2 {
+                    fixed.push(v.offset);
+                    continue;
+                }
+                let name = self.name(v.ty);
+                let off = sym_offset(name).ok_or_else(|| format!("no ELF symbol for variable `{name}`"))?;
+                fixed.push(u32::try_from(off).map_err(|_| format!("variable `{name}` offset {off} is too large"))?);
+            }
+        }
+        if let Some(Type { kind: Kind::Datasec { size: s, vars }, .. }) = self.types.get_mut(id as usize) {
+            *s = size;
+            for (v, off) in vars.iter_mut().zip(fixed) {
+                v.offset = off;
+            }
+        }
+        Ok(())
     }
 
     /// The first type with this name and (optionally) kind predicate.

@@ -266,14 +266,17 @@ pub(super) fn parse_types(out: &mut Vec<Type>, data: &[u8], what: &str) -> Resul
         let kind_num = (info >> 24) & 0x1f;
         let kflag = info >> 31 != 0;
         // Each vlen entry is at most 16 bytes; reject counts the data cannot hold before allocating.
-        let need = |entry: usize| -> Result<(), BtfError> {
-            c.bytes(off, vlen * entry, &detail).map(|_| ())
-        };
+        let need = |entry: usize| -> Result<(), BtfError> { c.bytes(off, vlen * entry, &detail).map(|_| ()) };
         let kind = match kind_num {
             1 => {
                 let v = c.u32_at(off, &detail)?;
                 off += 4;
-                Kind::Int { size: size_type, encoding: ((v >> 24) & 0xf) as u8, offset: ((v >> 16) & 0xff) as u8, bits: (v & 0xff) as u8 }
+                Kind::Int {
+                    size: size_type,
+                    encoding: ((v >> 24) & 0xf) as u8,
+                    offset: ((v >> 16) & 0xff) as u8,
+                    bits: (v & 0xff) as u8,
+                }
             }
             2 => Kind::Ptr(size_type),
             3 => {

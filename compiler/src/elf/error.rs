@@ -76,7 +76,9 @@ pub enum ElfError {
         error: String,
     },
     /// A section's contents lie (partly) outside the file.
-    #[error("{file}: section #{index} `{section}`: contents at {offset}..{end} lie past the end of the file ({len} bytes)")]
+    #[error(
+        "{file}: section #{index} `{section}`: contents at {offset}..{end} lie past the end of the file ({len} bytes)"
+    )]
     SectionOutOfBounds {
         /// The file.
         file: String,
@@ -104,7 +106,9 @@ pub enum ElfError {
         count: usize,
     },
     /// A relocation names a symbol that does not exist.
-    #[error("{file}: section `{section}`: relocation #{reloc} refers to symbol #{sym}, but the symbol table has {count}")]
+    #[error(
+        "{file}: section `{section}`: relocation #{reloc} refers to symbol #{sym}, but the symbol table has {count}"
+    )]
     SymbolIndex {
         /// The file.
         file: String,
@@ -118,7 +122,9 @@ pub enum ElfError {
         count: usize,
     },
     /// A relocation's offset is outside (or misaligned in) the section it patches.
-    #[error("{file}: section `{section}`: relocation #{reloc} at offset {offset} is outside the section ({size} bytes) or not on an instruction boundary")]
+    #[error(
+        "{file}: section `{section}`: relocation #{reloc} at offset {offset} is outside the section ({size} bytes) or not on an instruction boundary"
+    )]
     RelocOffset {
         /// The file.
         file: String,
@@ -132,7 +138,9 @@ pub enum ElfError {
         size: u64,
     },
     /// A relocation type bpfc does not apply in this kind of section.
-    #[error("{file}: section `{section}`: relocation #{reloc} at offset {offset} has type {rtype} ({name}), not allowed here (allowed: {allowed})")]
+    #[error(
+        "{file}: section `{section}`: relocation #{reloc} at offset {offset} has type {rtype} ({name}), not allowed here (allowed: {allowed})"
+    )]
     BadRelocType {
         /// The file.
         file: String,
@@ -162,13 +170,12 @@ pub enum ElfError {
         detail: String,
     },
     /// `.BTF` or `.BTF.ext` is corrupt.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Btf {
         /// The file.
         file: String,
-        /// The cause.
-        #[source]
-        source: BtfError,
+        /// The cause (shown in the message, so not chained as a source).
+        error: BtfError,
     },
     /// A program section bpfc cannot run.
     #[error("{file}: section `{section}`: {reason}")]

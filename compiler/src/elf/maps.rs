@@ -86,20 +86,22 @@ pub fn read_maps(elf: &ElfFile<'_>, btf: Option<&Btf>, obj_name: &str) -> Result
     }
     for s in &elf.sections {
         let Some(kind) = data_kind(&s.name) else { continue };
-        if s.flags & u64::from(sh::SHF_EXECINSTR) != 0 || !(s.sh_type == sh::SHT_PROGBITS || s.sh_type == sh::SHT_NOBITS) {
+        if s.flags & u64::from(sh::SHF_EXECINSTR) != 0
+            || !(s.sh_type == sh::SHT_PROGBITS || s.sh_type == sh::SHT_NOBITS)
+        {
             continue;
         }
-        let size = u32::try_from(s.size).map_err(|_| cx.err(&s.name, format!("section of {} bytes is too large", s.size)))?;
+        let size =
+            u32::try_from(s.size).map_err(|_| cx.err(&s.name, format!("section of {} bytes is too large", s.size)))?;
         let init = if s.sh_type == sh::SHT_NOBITS { vec![0; size as usize] } else { s.data.to_vec() };
         let datasec = btf.and_then(|b| b.find_by_name(&s.name, |k| matches!(k, Kind::Datasec { .. })));
         let mut flags = if kind == MapKind::Rodata { BPF_F_RDONLY_PROG } else { 0 };
         // libbpf makes a data map mmapable when its DATASEC has a non-static variable.
-        if let (Some(b), Some(id)) = (btf, datasec) {
-            if let Kind::Datasec { vars, .. } = &b.ty(id).kind {
-                if vars.iter().any(|v| matches!(b.ty(v.ty).kind, Kind::Var { linkage, .. } if linkage != 0)) {
-                    flags |= BPF_F_MMAPABLE;
-                }
-            }
+        if let (Some(b), Some(id)) = (btf, datasec)
+            && let Kind::Datasec { vars, .. } = &b.ty(id).kind
+            && vars.iter().any(|v| matches!(b.ty(v.ty).kind, Kind::Var { linkage, .. } if linkage != 0))
+        {
+            flags |= BPF_F_MMAPABLE;
         }
         maps.push(MapDef {
             name: internal_map_name(obj_name, &s.name),
@@ -267,7 +269,12 @@ fn def_to_map(cx: &Ctx<'_, '_>, name: String, section: String, d: Def, kind: Map
     })
 }
 
-fn read_btf_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms: &mut Vec<MapSym>) -> Result<(), ElfError> {
+fn read_btf_maps(
+    cx: &Ctx<'_, '_>,
+    shndx: usize,
+    maps: &mut Vec<MapDef>,
+    syms: &mut Vec<MapSym>,
+) -> Result<(), ElfError> {
     let elf = cx.elf;
     let b = cx.btf.ok_or_else(|| ElfError::BadSection {
         file: elf.file.clone(),
@@ -293,7 +300,10 @@ fn read_btf_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms: &
         };
         let name = b.name(v.ty).to_string();
         if u64::from(v.offset) + u64::from(v.size) > sec.size {
-            return Err(cx.err(&name, format!("definition at {}+{} lies outside `.maps` ({} bytes)", v.offset, v.size, sec.size)));
+            return Err(cx.err(
+                &name,
+                format!("definition at {}+{} lies outside `.maps` ({} bytes)", v.offset, v.size, sec.size),
+            ));
         }
         let d = parse_def(cx, b, &name, ty, false)?;
         values_offs.push(d.values_off);
@@ -317,21 +327,28 @@ fn read_btf_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms: &
         let i = (first..maps.len())
             .find(|&i| syms[i].offset <= r.offset && r.offset < syms[i].offset + syms[i].size)
             .ok_or_else(|| bad("relocation outside every map definition".into()))?;
-        let voff = values_offs[i - first].ok_or_else(|| bad(format!("relocation in map `{}` which has no `values`", maps[i].name)))?;
+        let voff = values_offs[i - first]
+            .ok_or_else(|| bad(format!("relocation in map `{}` which has no `values`", maps[i].name)))?;
         let moff = r.offset - syms[i].offset;
-        if moff < u64::from(voff) || (moff - u64::from(voff)) % 8 != 0 {
+        if moff < u64::from(voff) || !(moff - u64::from(voff)).is_multiple_of(8) {
             return Err(bad(format!("relocation in map `{}` is not on a `values` slot", maps[i].name)));
         }
         let slot = ((moff - u64::from(voff)) / 8) as u32;
         let s = &elf.symbols[r.sym];
         let target = if maps[i].map_type == MAP_PROG_ARRAY {
             if s.typ != sym::STT_FUNC || s.shndx == 0 || !elf.sections.get(s.shndx).is_some_and(|x| x.is_exec()) {
-                return Err(bad(format!("prog_array `{}` slot {slot} refers to `{}`, which is not a program", maps[i].name, s.name)));
+                return Err(bad(format!(
+                    "prog_array `{}` slot {slot} refers to `{}`, which is not a program",
+                    maps[i].name, s.name
+                )));
             }
             InitRef::Prog(s.name.clone())
         } else {
             if s.shndx != shndx {
-                return Err(bad(format!("map `{}` slot {slot} refers to `{}`, which is not a map", maps[i].name, s.name)));
+                return Err(bad(format!(
+                    "map `{}` slot {slot} refers to `{}`, which is not a map",
+                    maps[i].name, s.name
+                )));
             }
             InitRef::Map(s.name.clone())
         };
@@ -340,16 +357,22 @@ fn read_btf_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms: &
     Ok(())
 }
 
-fn read_legacy_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms: &mut Vec<MapSym>) -> Result<(), ElfError> {
+fn read_legacy_maps(
+    cx: &Ctx<'_, '_>,
+    shndx: usize,
+    maps: &mut Vec<MapDef>,
+    syms: &mut Vec<MapSym>,
+) -> Result<(), ElfError> {
     let elf = cx.elf;
     let sec = &elf.sections[shndx];
-    let mut defs: Vec<_> = elf.symbols.iter().filter(|s| s.shndx == shndx && s.typ != sym::STT_SECTION && !s.name.is_empty()).collect();
+    let mut defs: Vec<_> =
+        elf.symbols.iter().filter(|s| s.shndx == shndx && s.typ != sym::STT_SECTION && !s.name.is_empty()).collect();
     defs.sort_by_key(|s| s.value);
     if defs.is_empty() {
         return Ok(());
     }
     let def_size = sec.size / defs.len() as u64;
-    if def_size < 20 || sec.size % defs.len() as u64 != 0 {
+    if def_size < 20 || !sec.size.is_multiple_of(defs.len() as u64) {
         return Err(ElfError::BadSection {
             file: elf.file.clone(),
             section: "maps".into(),
@@ -358,7 +381,8 @@ fn read_legacy_maps(cx: &Ctx<'_, '_>, shndx: usize, maps: &mut Vec<MapDef>, syms
     }
     for s in defs {
         let off = s.value as usize;
-        let raw = sec.data.get(off..off + 20).ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
+        let raw =
+            sec.data.get(off..off + 20).ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
         let u = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
         let d = Def {
             map_type: u(0),

@@ -139,7 +139,8 @@ impl<'a> ElfFile<'a> {
         if len < header::header64::SIZEOF_EHDR {
             return Err(trunc(file, "ELF header", 0, header::header64::SIZEOF_EHDR as u64, len));
         }
-        let hdr = Elf::parse_header(bytes).map_err(|e| ElfError::Malformed { file: file.into(), error: e.to_string() })?;
+        let hdr =
+            Elf::parse_header(bytes).map_err(|e| ElfError::Malformed { file: file.into(), error: e.to_string() })?;
         if hdr.e_machine != header::EM_BPF {
             return Err(ElfError::WrongMachine { file: file.into(), machine: hdr.e_machine });
         }
@@ -156,12 +157,26 @@ impl<'a> ElfFile<'a> {
             return Err(ElfError::Malformed { file: file.into(), error: "no section headers (e_shnum is 0)".into() });
         }
         let shnum = hdr.e_shnum as usize;
-        check_range(file, "section header table", hdr.e_shoff, (shnum * sh::section_header64::SIZEOF_SHDR) as u64, len)?;
+        check_range(
+            file,
+            "section header table",
+            hdr.e_shoff,
+            (shnum * sh::section_header64::SIZEOF_SHDR) as u64,
+            len,
+        )?;
         if hdr.e_phnum != 0 {
-            return Err(ElfError::Malformed { file: file.into(), error: format!("relocatable object has {} program headers", hdr.e_phnum) });
+            return Err(ElfError::Malformed {
+                file: file.into(),
+                error: format!("relocatable object has {} program headers", hdr.e_phnum),
+            });
         }
-        let shdrs = SectionHeader::parse(bytes, hdr.e_shoff as usize, shnum, goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little))
-            .map_err(|e| ElfError::Malformed { file: file.into(), error: e.to_string() })?;
+        let shdrs = SectionHeader::parse(
+            bytes,
+            hdr.e_shoff as usize,
+            shnum,
+            goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little),
+        )
+        .map_err(|e| ElfError::Malformed { file: file.into(), error: e.to_string() })?;
         if hdr.e_shstrndx as usize >= shnum {
             return Err(ElfError::SectionIndex {
                 file: file.into(),
@@ -194,7 +209,13 @@ impl<'a> ElfFile<'a> {
                         count: shnum,
                     });
                 }
-                let want = if s.sh_type == sh::SHT_SYMTAB { 24 } else if s.sh_type == sh::SHT_REL { 16 } else { 24 };
+                let want = if s.sh_type == sh::SHT_SYMTAB {
+                    24
+                } else if s.sh_type == sh::SHT_REL {
+                    16
+                } else {
+                    24
+                };
                 if s.sh_entsize != want {
                     return Err(ElfError::Malformed {
                         file: file.into(),
@@ -215,7 +236,14 @@ impl<'a> ElfFile<'a> {
             } else {
                 &bytes[s.sh_offset as usize..(s.sh_offset + s.sh_size) as usize]
             };
-            sections.push(Section { index: i, name: name.to_string(), sh_type: s.sh_type, flags: s.sh_flags, data, size: s.sh_size });
+            sections.push(Section {
+                index: i,
+                name: name.to_string(),
+                sh_type: s.sh_type,
+                flags: s.sh_flags,
+                data,
+                size: s.sh_size,
+            });
         }
         let mut symbols = Vec::with_capacity(elf.syms.len());
         for (i, s) in elf.syms.iter().enumerate() {
@@ -270,7 +298,13 @@ impl<'a> ElfFile<'a> {
                         count: symbols.len(),
                     });
                 }
-                let width = if r.r_type == R_BPF_64_64 { 16 } else if r.r_type == R_BPF_64_ABS32 || r.r_type == R_BPF_64_NODYLD32 { 4 } else { 8 };
+                let width = if r.r_type == R_BPF_64_64 {
+                    16
+                } else if r.r_type == R_BPF_64_ABS32 || r.r_type == R_BPF_64_NODYLD32 {
+                    4
+                } else {
+                    8
+                };
                 if r.r_offset.checked_add(width).is_none_or(|e| e > tsec.size) {
                     return Err(ElfError::RelocOffset {
                         file: file.into(),

@@ -39,7 +39,10 @@ pub fn classify(sec: &str) -> Result<(ProgType, Attach), Refusal> {
     for (p, ret) in [("uprobe", false), ("uretprobe", true), ("uprobe.s", false), ("uretprobe.s", true)] {
         if let Some(rest) = prefixed(sec, p) {
             if rest.is_empty() {
-                return Ok((ProgType::Kprobe, Attach::Uprobe { binary: String::new(), func: String::new(), offset: 0, retprobe: ret }));
+                return Ok((
+                    ProgType::Kprobe,
+                    Attach::Uprobe { binary: String::new(), func: String::new(), offset: 0, retprobe: ret },
+                ));
             }
             let Some((binary, spec)) = rest.rsplit_once(':') else {
                 return Err(format!("uprobe target `{rest}` is not `BINARY:FUNCTION[+OFFSET]`"));
@@ -77,7 +80,21 @@ pub fn classify(sec: &str) -> Result<(ProgType, Attach), Refusal> {
     if let Some(rest) = prefixed(sec, "tp_btf") {
         return Ok((ProgType::Tracing, Attach::TpBtf { name: rest.into() }));
     }
-    for p in ["fentry", "fexit", "fmod_ret", "fentry.s", "fexit.s", "lsm", "lsm.s", "lsm_cgroup", "iter", "iter.s", "struct_ops", "struct_ops.s", "freplace"] {
+    for p in [
+        "fentry",
+        "fexit",
+        "fmod_ret",
+        "fentry.s",
+        "fexit.s",
+        "lsm",
+        "lsm.s",
+        "lsm_cgroup",
+        "iter",
+        "iter.s",
+        "struct_ops",
+        "struct_ops.s",
+        "freplace",
+    ] {
         if prefixed(sec, p).is_some() {
             return Err(format!(
                 "`{p}` programs attach to kernel functions through BPF trampolines, which a user-space runtime cannot provide"
@@ -88,7 +105,9 @@ pub fn classify(sec: &str) -> Result<(ProgType, Attach), Refusal> {
         "perf_event" => (ProgType::PerfEvent, Attach::PerfEvent),
         "socket" => (ProgType::SocketFilter, Attach::SocketFilter),
         "xdp" | "xdp.frags" => (ProgType::Xdp, Attach::Xdp),
-        "tc" | "classifier" | "tc/ingress" | "tc/egress" | "tcx/ingress" | "tcx/egress" => (ProgType::SchedCls, Attach::Tc),
+        "tc" | "classifier" | "tc/ingress" | "tc/egress" | "tcx/ingress" | "tcx/egress" => {
+            (ProgType::SchedCls, Attach::Tc)
+        }
         "syscall" => (ProgType::Syscall, Attach::Syscall),
         _ if sec.starts_with("xdp/") => (ProgType::Xdp, Attach::Xdp),
         _ => return Err("unknown program section name (not a libbpf SEC() convention bpfc supports)".to_string()),

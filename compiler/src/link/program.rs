@@ -52,14 +52,20 @@ fn section_source_line(input: &Input<'_, '_>, funcs: &Functions, shndx: usize, s
 }
 
 /// A located error for an instruction of a section (or the section as a whole).
-pub(super) fn error_at(input: &Input<'_, '_>, funcs: &Functions, shndx: usize, slot: Option<usize>, kind: LinkErrorKind) -> LinkError {
+pub(super) fn error_at(
+    input: &Input<'_, '_>,
+    funcs: &Functions,
+    shndx: usize,
+    slot: Option<usize>,
+    kind: LinkErrorKind,
+) -> LinkError {
     LinkError {
         file: input.elf.file.clone(),
         section: input.elf.sections[shndx].name.clone(),
         program: slot.and_then(|s| funcs.containing(shndx, s)).map(|f| f.name.clone()),
         insn: slot,
         source_line: slot.and_then(|s| section_source_line(input, funcs, shndx, s)),
-        kind,
+        kind: Box::new(kind),
     }
 }
 
@@ -73,7 +79,7 @@ pub(super) fn collect_functions(input: &Input<'_, '_>) -> Result<Functions, Link
         program: None,
         insn: None,
         source_line: None,
-        kind,
+        kind: Box::new(kind),
     };
     for sec in elf.sections.iter().filter(|s| s.is_exec()) {
         let mut syms: Vec<_> = elf.symbols.iter().filter(|s| s.typ == sym::STT_FUNC && s.shndx == sec.index).collect();
@@ -93,7 +99,12 @@ pub(super) fn collect_functions(input: &Input<'_, '_>) -> Result<Functions, Link
                 return Err(bad(format!("offset {} / size {} are not whole instructions", s.value, s.size)));
             }
             if s.value.checked_add(s.size).is_none_or(|e| e > sec.size) {
-                return Err(bad(format!("bytes {}..{} lie outside the section ({} bytes)", s.value, s.value.saturating_add(s.size), sec.size)));
+                return Err(bad(format!(
+                    "bytes {}..{} lie outside the section ({} bytes)",
+                    s.value,
+                    s.value.saturating_add(s.size),
+                    sec.size
+                )));
             }
             if !is_text && s.bind == sym::STB_LOCAL {
                 return Err(bare(sec.index, LinkErrorKind::StaticProgram { function: s.name.clone() }));
@@ -158,7 +169,11 @@ impl Builder<'_, '_, '_> {
                     self.funcs,
                     shndx,
                     Some(sec_slot),
-                    LinkErrorKind::BadCallTarget { what, target: tslot, section: self.input.elf.sections[tsh].name.clone() },
+                    LinkErrorKind::BadCallTarget {
+                        what,
+                        target: tslot,
+                        section: self.input.elf.sections[tsh].name.clone(),
+                    },
                 ));
             };
             let tbase = match self.base_of(tfi) {
@@ -192,7 +207,11 @@ fn decode_error_slot(e: &DecodeError) -> Option<usize> {
 }
 
 /// Links every program.
-pub(super) fn link_programs(input: &Input<'_, '_>, funcs: &Functions, sections: &BTreeMap<usize, SecCode>) -> Result<Linked, LinkError> {
+pub(super) fn link_programs(
+    input: &Input<'_, '_>,
+    funcs: &Functions,
+    sections: &BTreeMap<usize, SecCode>,
+) -> Result<Linked, LinkError> {
     let elf = input.elf;
     let mut programs = Vec::new();
     for (fi, f) in funcs.list.iter().enumerate() {
@@ -226,7 +245,11 @@ pub(super) fn link_programs(input: &Input<'_, '_>, funcs: &Functions, sections: 
             for r in ext.func_info.get(sec_name).map(Vec::as_slice).unwrap_or(&[]) {
                 let s = (r.insn_off / 8) as usize;
                 if r.insn_off % 8 == 0 && range.contains(&s) {
-                    func_info.push(FuncInfo { pc: base + s - pf.start, name: btf.name(r.type_id).to_string(), type_id: r.type_id });
+                    func_info.push(FuncInfo {
+                        pc: base + s - pf.start,
+                        name: btf.name(r.type_id).to_string(),
+                        type_id: r.type_id,
+                    });
                 }
             }
         }
@@ -245,7 +268,7 @@ pub(super) fn link_programs(input: &Input<'_, '_>, funcs: &Functions, sections: 
                 program: Some(f.name.clone()),
                 insn: at,
                 source_line,
-                kind: LinkErrorKind::Decode(e),
+                kind: Box::new(LinkErrorKind::Decode(e)),
             }
         })?;
         programs.push(Program {

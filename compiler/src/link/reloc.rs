@@ -43,23 +43,33 @@ fn set_src(raw: &mut [u8], slot: usize, src: u8) {
 
 fn load_target(t: &TargetBtf) -> Result<std::borrow::Cow<'_, Btf>, LinkErrorKind> {
     Ok(match t {
-        TargetBtf::Vmlinux => {
-            std::borrow::Cow::Owned(Btf::from_file(std::path::Path::new("/sys/kernel/btf/vmlinux")).map_err(LinkErrorKind::TargetBtf)?)
-        }
+        TargetBtf::Vmlinux => std::borrow::Cow::Owned(
+            Btf::from_file(std::path::Path::new("/sys/kernel/btf/vmlinux")).map_err(LinkErrorKind::TargetBtf)?,
+        ),
         TargetBtf::File(p) => std::borrow::Cow::Owned(Btf::from_file(p).map_err(LinkErrorKind::TargetBtf)?),
         TargetBtf::Parsed(b) => std::borrow::Cow::Borrowed(b.as_ref()),
     })
 }
 
 /// Relocates every executable section that holds functions.
-pub(super) fn relocate_sections(input: &Input<'_, '_>, funcs: &Functions) -> Result<BTreeMap<usize, SecCode>, LinkError> {
+pub(super) fn relocate_sections(
+    input: &Input<'_, '_>,
+    funcs: &Functions,
+) -> Result<BTreeMap<usize, SecCode>, LinkError> {
     let elf = input.elf;
     let mut out = BTreeMap::new();
-    let has_core = input.ext.is_some_and(|e| {
-        e.core_relos.keys().any(|name| elf.sections.iter().any(|s| s.is_exec() && &s.name == name))
-    });
+    let has_core = input
+        .ext
+        .is_some_and(|e| e.core_relos.keys().any(|name| elf.sections.iter().any(|s| s.is_exec() && &s.name == name)));
     let target_btf = if has_core {
-        let fail = |kind| LinkError { file: elf.file.clone(), section: ".BTF.ext".into(), program: None, insn: None, source_line: None, kind };
+        let fail = |kind| LinkError {
+            file: elf.file.clone(),
+            section: ".BTF.ext".into(),
+            program: None,
+            insn: None,
+            source_line: None,
+            kind: Box::new(kind),
+        };
         if input.btf.is_none() {
             return Err(fail(LinkErrorKind::NoBtf));
         }
@@ -81,11 +91,14 @@ pub(super) fn relocate_sections(input: &Input<'_, '_>, funcs: &Functions) -> Res
             for rec in ext.core_relos.get(&sec.name).map(Vec::as_slice).unwrap_or(&[]) {
                 let slot = rec.insn_off as usize / 8;
                 if rec.insn_off % 8 != 0 || slot >= slots {
-                    return Err(err(None, LinkErrorKind::BadExtRecord {
-                        what: "CO-RE relocation",
-                        offset: rec.insn_off,
-                        detail: format!("not an instruction of the section ({slots} instructions)"),
-                    }));
+                    return Err(err(
+                        None,
+                        LinkErrorKind::BadExtRecord {
+                            what: "CO-RE relocation",
+                            offset: rec.insn_off,
+                            detail: format!("not an instruction of the section ({slots} instructions)"),
+                        },
+                    ));
                 }
                 let res = core::resolve(local, target, rec).map_err(|e| err(Some(slot), e.into()))?;
                 let end = (slot * 8 + 16).min(raw.len());
@@ -114,14 +127,20 @@ pub(super) fn relocate_sections(input: &Input<'_, '_>, funcs: &Functions) -> Res
                 return Err(err(Some(slot), LinkErrorKind::Extern { symbol: s.name.clone() }));
             }
             let Some(tsec) = elf.sections.get(s.shndx) else {
-                return Err(err(Some(slot), LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: elf.symbol_section_name(s) }));
+                return Err(err(
+                    Some(slot),
+                    LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: elf.symbol_section_name(s) },
+                ));
             };
             if opcode == OP_CALL && src == 1 {
                 if r.rtype != R_BPF_64_32 {
                     return Err(err(Some(slot), bad_type("a BPF-to-BPF call", "R_BPF_64_32")));
                 }
                 if !tsec.is_exec() {
-                    return Err(err(Some(slot), LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: tsec.name.clone() }));
+                    return Err(err(
+                        Some(slot),
+                        LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: tsec.name.clone() },
+                    ));
                 }
                 let target = (s.value / 8) as i64 + i64::from(imm(&raw, slot)) + 1;
                 calls.insert(slot, (s.shndx, target));
@@ -137,7 +156,14 @@ pub(super) fn relocate_sections(input: &Input<'_, '_>, funcs: &Functions) -> Res
             if tsec.is_exec() {
                 let byte = s.value as i64 + addend;
                 if byte % 8 != 0 {
-                    return Err(err(Some(slot), LinkErrorKind::BadCallTarget { what: "function reference", target: byte, section: tsec.name.clone() }));
+                    return Err(err(
+                        Some(slot),
+                        LinkErrorKind::BadCallTarget {
+                            what: "function reference",
+                            target: byte,
+                            section: tsec.name.clone(),
+                        },
+                    ));
                 }
                 funcrefs.insert(slot, (s.shndx, byte / 8));
                 set_src(&mut raw, slot, 4);
@@ -152,7 +178,10 @@ pub(super) fn relocate_sections(input: &Input<'_, '_>, funcs: &Functions) -> Res
                 None
             };
             let Some(idx) = found else {
-                return Err(err(Some(slot), LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: tsec.name.clone() }));
+                return Err(err(
+                    Some(slot),
+                    LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: tsec.name.clone() },
+                ));
             };
             if is_map_sec {
                 set_src(&mut raw, slot, 5);
