@@ -36,6 +36,8 @@ commands! {
     Disasm(disasm),
     /// Assemble the conformance assembly dialect into raw bytecode.
     Asm(asm),
+    /// Summarise a clang BPF object: programs, maps, globals, license, BTF, CO-RE.
+    Info(info),
 }
 
 /// bpfc: an ahead-of-time eBPF compiler.

@@ -4,3 +4,4 @@ pub mod asm;
 pub mod build;
 pub mod conformance;
 pub mod disasm;
+pub mod info;
