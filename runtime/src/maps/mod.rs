@@ -24,6 +24,7 @@
 
 mod arena;
 mod array;
+pub mod bench;
 mod hash;
 mod lpm;
 mod queue;
