@@ -50,6 +50,12 @@ impl Arena {
         self.words.as_ptr() as u64
     }
 
+    /// The first byte as a pointer for `env.map_values` (atomics are interior-mutable, so writes through it
+    /// by programs are permitted).
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.words.as_ptr().cast::<u8>().cast_mut()
+    }
+
     /// Address of byte `off`.
     pub fn addr(&self, off: usize) -> u64 {
         self.base() + off as u64

@@ -24,6 +24,7 @@
 
 mod arena;
 mod array;
+pub mod bench;
 mod hash;
 mod lpm;
 mod queue;
@@ -449,6 +450,19 @@ impl Map {
     /// Address of the handle generated code holds (`env.maps[i]`).
     pub fn handle_addr(&self) -> u64 {
         &*self.handle as *const MapHandle as u64
+    }
+
+    /// The handle as the pointer `env.maps[i]` holds.
+    pub fn handle_ptr(&self) -> *mut std::ffi::c_void {
+        (&*self.handle as *const MapHandle).cast_mut().cast()
+    }
+
+    /// Value 0 of a plain array as the pointer `env.map_values[i]` holds; null for other maps.
+    pub fn values_ptr(&self) -> *mut u8 {
+        match &self.kind {
+            Kind::Array(a) if !a.percpu() => a.arena().as_mut_ptr(),
+            _ => std::ptr::null_mut(),
+        }
     }
 
     /// Size of a value buffer on the host side: per-CPU maps carry `round_up(value_size, 8)` per CPU, as

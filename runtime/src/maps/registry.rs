@@ -129,6 +129,12 @@ impl MapRegistry {
         (0..r.by_fd.len()).filter(|&i| r.by_fd[i].is_some()).map(|i| i as u32 + 1).collect()
     }
 
+    /// The binding tables for an object whose map *i* is `fds[i]`: (`env.maps`, `env.map_values`).
+    pub fn binding(&self, fds: &[u32]) -> MapResult<(Vec<*mut std::ffi::c_void>, Vec<*mut u8>)> {
+        let maps = fds.iter().map(|&fd| self.get(fd)).collect::<MapResult<Vec<_>>>()?;
+        Ok((maps.iter().map(|m| m.handle_ptr()).collect(), maps.iter().map(|m| m.values_ptr()).collect()))
+    }
+
     /// The memory regions of every map (for `env.regions`).
     pub fn regions(&self) -> Vec<Region> {
         let r = self.read();

@@ -207,3 +207,11 @@ fn bloom_filter_has_no_false_negatives() {
     let fp = (1000..2000).filter(|&i| m.peek(&k32(i)).is_ok()).count();
     assert!(fp < 100, "{fp} false positives in 1000");
 }
+
+#[test]
+fn bench_runs_on_hash_and_array() {
+    for t in [MapType::Hash, MapType::Array, MapType::LruHash] {
+        let b = bench::bench_lookup_update(t, 16, 1000).unwrap();
+        assert!(b.lookup_ns > 0.0 && b.update_ns > 0.0, "{t:?}: {b:?}");
+    }
+}
