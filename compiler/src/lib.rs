@@ -14,4 +14,5 @@ pub mod input;
 pub mod kernel;
 pub mod link;
 pub mod lower;
+pub mod session;
 pub mod verify;
