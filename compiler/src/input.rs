@@ -4,8 +4,8 @@
 use crate::conformance::{ConformanceError, parse_file};
 use crate::elf::{InitRef, LoadError, LoadOptions, Object};
 use crate::emit::MapDecl;
-use bpfc_runtime::bind::SlotRef;
 use bpfc_runtime::abi::ProgType;
+use bpfc_runtime::bind::SlotRef;
 use bpfc_runtime::isa::{Code, DecodeError, decode};
 use std::path::{Path, PathBuf};
 
@@ -99,9 +99,7 @@ pub fn map_decls(object: &Object) -> Vec<MapDecl> {
             .filter_map(|(slot, r)| {
                 let target = match r {
                     InitRef::Map(name) => SlotRef::Map(object.map_index(name)? as u32),
-                    InitRef::Prog(name) => {
-                        SlotRef::Prog(object.programs.iter().position(|p| &p.name == name)? as u32)
-                    }
+                    InitRef::Prog(name) => SlotRef::Prog(object.programs.iter().position(|p| &p.name == name)? as u32),
                 };
                 Some((*slot, target))
             })
@@ -126,12 +124,7 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Input, InputError> {
                 code: p.code.clone(),
             })
             .collect();
-        return Ok(Input {
-            programs,
-            maps: map_decls(&object),
-            license: object.license.clone(),
-            object: Some(object),
-        });
+        return Ok(Input { programs, maps: map_decls(&object), license: object.license.clone(), object: Some(object) });
     }
     let code_bytes = if path.extension().is_some_and(|e| e == "data") { parse_file(path)?.code } else { bytes };
     let code = decode(&code_bytes).map_err(|source| InputError::Decode { path: path.to_path_buf(), source })?;

@@ -5,8 +5,8 @@
 //! `dlopen`; what is checked here is that it is a bpfc object of this ABI version, not that it is benign.
 //! Entries are only reachable through `&NativeLibrary`, so no code pointer outlives the mapping.
 
-use crate::bind::MapDecl;
 use crate::abi::{ABI_VERSION, MapDesc, OBJECT_MAGIC, OBJECT_SYMBOL, ObjectDesc, ProgDesc};
+use crate::bind::MapDecl;
 use crate::exec::{Machine, NativeEntry, Outcome, run_native};
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};

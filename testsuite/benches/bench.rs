@@ -58,7 +58,13 @@ fn make_input() -> Vec<u8> {
         for i in 0..16 {
             let c = b'a' + ((p + i) % 26) as u8;
             buf[a + i] = if i == 15 { 0 } else { c };
-            buf[b + i] = if i == 15 { 0 } else if i < shared { c } else { c.wrapping_add(1 + (p % 3) as u8) };
+            buf[b + i] = if i == 15 {
+                0
+            } else if i < shared {
+                c
+            } else {
+                c.wrapping_add(1 + (p % 3) as u8)
+            };
         }
     }
     buf
@@ -151,7 +157,11 @@ fn main() -> Result<()> {
     let jit_secs = t.elapsed().as_secs_f64();
     let aot_opts = CodegenOptions { pic: true, ..opts.clone() };
     let t = Instant::now();
-    let built = build_object(&ObjectSource { programs: sources.clone(), maps: input.maps.clone(), license: input.license.clone() }, &aot_opts, false)?;
+    let built = build_object(
+        &ObjectSource { programs: sources.clone(), maps: input.maps.clone(), license: input.license.clone() },
+        &aot_opts,
+        false,
+    )?;
     let obj_secs = t.elapsed().as_secs_f64();
     let obj_path = dir.join("bench.native.o");
     let so_path = dir.join("bench.so");
@@ -246,7 +256,9 @@ fn main() -> Result<()> {
     let mut logs = (0.0, 0.0, 0usize);
     for &k in &KERNELS {
         let cell = |e: &str| {
-            samples.best(e, k).map_or("–".to_string(), |b| format!("{b:.0} ({:.0})", samples.median(e, k).unwrap_or(b)))
+            samples
+                .best(e, k)
+                .map_or("–".to_string(), |b| format!("{b:.0} ({:.0})", samples.median(e, k).unwrap_or(b)))
         };
         let ratio = |a: &str, b: &str| match (samples.best(a, k), samples.best(b, k)) {
             (Some(x), Some(y)) if y > 0.0 => format!("{:.2}", x / y),
