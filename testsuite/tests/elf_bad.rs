@@ -12,6 +12,7 @@ use bpfc_compiler::elf::{LoadOptions, Object, TargetBtf};
 use elf_common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::Path;
+use std::sync::Arc;
 
 fn u16_at(b: &[u8], o: usize) -> u16 {
     u16::from_le_bytes([b[o], b[o + 1]])
@@ -228,7 +229,7 @@ fn cases(good: &[u8]) -> Vec<Case> {
 }
 
 fn check(case: &Case) -> Result<(), Failed> {
-    let target = TargetBtf::Parsed(Box::new(vmlinux()));
+    let target = TargetBtf::Parsed(vmlinux());
     let res =
         std::panic::catch_unwind(|| Object::parse(&case.bytes, "bad.o", &LoadOptions { target_btf: target.clone() }));
     let err = match res {
@@ -252,9 +253,9 @@ fn check(case: &Case) -> Result<(), Failed> {
 
 /// The kernel's BTF, parsed once (an empty BTF where the kernel has none: the CO-RE cases then fail to
 /// match, which still exercises every error path before matching).
-fn vmlinux() -> Btf {
-    static BTF: std::sync::OnceLock<Btf> = std::sync::OnceLock::new();
-    BTF.get_or_init(|| Btf::from_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap_or_default()).clone()
+fn vmlinux() -> Arc<Btf> {
+    static BTF: std::sync::OnceLock<Arc<Btf>> = std::sync::OnceLock::new();
+    BTF.get_or_init(|| Arc::new(Btf::from_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap_or_default())).clone()
 }
 
 fn main() {
@@ -279,7 +280,7 @@ fn main() {
                 let b = std::fs::read(&p).map_err(|e| e.to_string())?;
                 std::panic::catch_unwind(|| {
                     let _ =
-                        Object::parse(&b, "crasher.o", &LoadOptions { target_btf: TargetBtf::Parsed(Box::default()) });
+                        Object::parse(&b, "crasher.o", &LoadOptions { target_btf: TargetBtf::Parsed(Arc::default()) });
                 })
                 .map_err(|_| Failed::from("the reader panicked"))
             }));
