@@ -3,7 +3,7 @@
 #
 #   ./build.sh                 everything, in place: BPF objects, CLANG_VERSION, the user-space targets
 #   ./build.sh bpf [OUTDIR]    only the BPF objects and CLANG_VERSION, into OUTDIR (default: this directory)
-#   ./build.sh targets [OUTDIR] only the user-space workload binaries (workload, uprobe_target); not committed
+#   ./build.sh targets [OUTDIR] only the user-space binaries (workload, uprobe_target, kernel_run); not committed
 #
 # Every NAME.bpf.c becomes NAME.bpf.o (-mcpu=v3) and NAME.v4.bpf.o (-mcpu=v4). The objects are committed and
 # testsuite/tests/examples_uptodate.rs rebuilds them with this script and compares them byte for byte, so the
@@ -24,7 +24,7 @@ if [ -z "${BPFC_EXAMPLES_BUILD_LOCKED:-}" ]; then
 		echo "build.sh: flock (util-linux) not found" >&2
 		exit 1
 	}
-	BPFC_EXAMPLES_BUILD_LOCKED=1 exec flock "$LOCK" "$0" "$@"
+	BPFC_EXAMPLES_BUILD_LOCKED=1 exec flock "$LOCK" sh "$0" "$@"
 fi
 
 CLANG=${CLANG:-clang-19}
@@ -73,7 +73,8 @@ build_targets() {
 	# -O1 -g with noinline/noipa on the probed functions: the uprobe offsets are the symbols' addresses.
 	"$CC" -O1 -g -Wall -Werror -o "$OUT/uprobe_target" uprobe_target.c
 	"$CC" -O1 -g -Wall -Werror -o "$OUT/workload" workload.c
-	echo "built uprobe_target workload"
+	"$CC" -O1 -g -Wall -Werror -o "$OUT/kernel_run" kernel_run.c -lbpf
+	echo "built uprobe_target workload kernel_run"
 }
 
 case "$MODE" in

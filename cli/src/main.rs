@@ -28,6 +28,8 @@ macro_rules! commands {
 }
 
 commands! {
+    /// Compile BPF programs to a native object (or shared library, CLIF, assembly).
+    Build(build),
     /// Run a bpf_conformance test folder (`*.data`) on an engine.
     Conformance(conformance),
     /// Disassemble raw bytecode (or the program of a conformance `.data` file) in llvm-objdump syntax.

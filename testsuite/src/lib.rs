@@ -2,3 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod kernel;
+pub mod maprig;
+pub mod random;
+pub mod shared;

@@ -26,7 +26,11 @@ impl std::fmt::Debug for JitProgram {
 
 impl JitProgram {
     /// Compiles `programs` for the host.
-    pub fn compile(programs: &[ProgramSource<'_>], opts: &CodegenOptions, want_asm: bool) -> Result<JitProgram, EmitError> {
+    pub fn compile(
+        programs: &[ProgramSource<'_>],
+        opts: &CodegenOptions,
+        want_asm: bool,
+    ) -> Result<JitProgram, EmitError> {
         if let Some(t) = &opts.target {
             return Err(EmitError::Target {
                 target: t.clone(),

@@ -5,6 +5,7 @@
 //! with those ids, then compile each function through `cranelift-module`. Symbol order is the program and
 //! slot order, so output is deterministic.
 
+pub mod jit;
 pub mod object;
 
 use crate::lower::{self, FunctionIds, LowerError, LowerOptions};
@@ -30,26 +31,8 @@ pub struct ProgramSource<'a> {
     pub code: &'a Code,
 }
 
-/// A map to describe in a native object's descriptor.
-#[derive(Clone, Debug, Default)]
-pub struct MapSource {
-    /// Map name.
-    pub name: String,
-    /// Kernel map type.
-    pub map_type: u32,
-    /// Key size.
-    pub key_size: u32,
-    /// Value size.
-    pub value_size: u32,
-    /// Maximum entries.
-    pub max_entries: u32,
-    /// Map flags.
-    pub flags: u32,
-    /// Inner map template index, for map-in-map.
-    pub inner_map: Option<u32>,
-    /// Initial contents of value 0 (global data).
-    pub init: Option<Vec<u8>>,
-}
+/// A map to describe in a native object's descriptor (the runtime's declaration type).
+pub use bpfc_runtime::bind::MapDecl;
 
 /// Code generation options.
 #[derive(Clone, Debug, Default)]
