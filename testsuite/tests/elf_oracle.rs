@@ -276,9 +276,14 @@ fn is_root() -> bool {
 fn main() {
     let args = Arguments::from_args();
     let mut objs = example_objects();
-    match own_objects(&tmp("elf-progs")) {
-        Ok(v) => objs.extend(v),
-        Err(e) => eprintln!("SKIP (own test objects): {e}"),
+    let mut trials = Vec::new();
+    if have("clang-19") {
+        match own_objects(&tmp("elf-progs")) {
+            Ok(v) => objs.extend(v),
+            Err(e) => trials.push(Trial::test("build::elf-progs", move || Err(e.clone().into()))),
+        }
+    } else {
+        eprintln!("SKIP (own test objects): clang-19 not found, testsuite/elf-progs not built");
     }
     let objdump_missing = (!have("llvm-objdump-19")).then_some("llvm-objdump-19 not found");
     let kernel_missing = if !is_root() {
@@ -305,7 +310,6 @@ fn main() {
             eprintln!("SKIP ({what}:: trials): {m}");
         }
     }
-    let mut trials = Vec::new();
     for (seq, obj) in objs.into_iter().enumerate() {
         let name = name_of(&obj);
         let o = obj.clone();

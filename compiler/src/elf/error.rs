@@ -84,7 +84,7 @@ pub enum ElfError {
         file: String,
         /// Section index.
         index: usize,
-        /// Section name.
+        /// `` `name` `` with a leading space when known, else empty (names are read after this check).
         section: String,
         /// File offset.
         offset: u64,

@@ -254,8 +254,8 @@ pub enum TargetBtf {
     Vmlinux,
     /// A BTF file (`--btf FILE`), e.g. another architecture's vmlinux BTF.
     File(PathBuf),
-    /// Already parsed.
-    Parsed(Box<Btf>),
+    /// Already parsed (shared: one kernel BTF serves many objects).
+    Parsed(std::sync::Arc<Btf>),
 }
 
 /// Options for reading an object.
