@@ -28,6 +28,8 @@ macro_rules! commands {
 }
 
 commands! {
+    /// Run the programs of an object on replayed events (all engines share maps and helpers).
+    Run(run),
     /// Compile BPF programs to a native object (or shared library, CLIF, assembly).
     Build(build),
     /// Run a bpf_conformance test folder (`*.data`) on an engine.

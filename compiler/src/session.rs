@@ -190,3 +190,78 @@ impl Session {
         self.binding.run(&self.runnables(), index, &mut ctx, event, writable)
     }
 }
+
+/// What happened when a session ran a stream of events, in a form engines can be compared on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunLog {
+    /// Per program invocation and per output, in order: `event N prog NAME: r0 = ...`, trace lines,
+    /// ring buffer and perf records (hex), traps.
+    pub lines: Vec<String>,
+    /// Invocations that trapped.
+    pub traps: usize,
+    /// Invocations run.
+    pub runs: usize,
+}
+
+/// One map's contents at the end of a run: name and sorted `(key, value)` pairs.
+pub type MapContents = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
+impl Session {
+    /// Runs every program whose section matches each event (restricted to `only` when given), appending
+    /// what happened to `log`.
+    pub fn run_event(
+        &self,
+        event: &bpfc_runtime::events::Event,
+        number: usize,
+        only: Option<&str>,
+        log: &mut RunLog,
+    ) {
+        self.binding.host().set_memory_source(std::sync::Arc::clone(&event.memory));
+        for (i, (name, section, _)) in self.programs.iter().enumerate() {
+            if only.is_some_and(|o| o != name) || !event.source.matches_section(section) {
+                continue;
+            }
+            let report = self.run(i, &event.ctx, event.meta);
+            log.runs += 1;
+            let chain: Vec<&str> = report.chain.iter().map(|&p| self.programs[p].0.as_str()).collect();
+            let what = match report.outcome {
+                bpfc_runtime::exec::Outcome::Exit(r0) => format!("r0 = {r0:#x}"),
+                bpfc_runtime::exec::Outcome::Trap(t) => {
+                    log.traps += 1;
+                    crate::conformance::describe_trap(&t)
+                }
+                bpfc_runtime::exec::Outcome::TailCall { target } => format!("tail call to {target} not taken"),
+            };
+            log.lines.push(format!("event {number} {}: {what}", chain.join(" -> ")));
+            for t in self.binding.host().take_trace() {
+                log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
+            }
+            for (fd, r) in self.binding.host().drain_ringbufs() {
+                log.lines.push(format!("  ringbuf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&r.data)));
+            }
+            let (samples, lost) = self.binding.host().drain_perf();
+            for (fd, s) in samples {
+                log.lines.push(format!("  perf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&s.data)));
+            }
+            if lost > 0 {
+                log.lines.push(format!("  perf: {lost} samples lost"));
+            }
+        }
+    }
+
+    fn map_name_by_fd(&self, fd: u32) -> String {
+        self.binding.registry().get(fd).map(|m| m.spec().name.clone()).unwrap_or_else(|_| format!("fd {fd}"))
+    }
+
+    /// Every map's contents (object order), per-CPU values as the kernel returns them (all CPUs).
+    pub fn map_contents(&self) -> Vec<MapContents> {
+        (0..self.binding.decls().len())
+            .filter_map(|i| {
+                let map = self.binding.map(i)?;
+                let mut elems = map.iterate();
+                elems.sort();
+                Some((self.binding.decls()[i].name.clone(), elems))
+            })
+            .collect()
+    }
+}

@@ -5,3 +5,4 @@ pub mod build;
 pub mod conformance;
 pub mod disasm;
 pub mod info;
+pub mod run;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use crate::abi::EventMeta;
+use crate::events::memory::{BlobMemory, MemorySource, NoMemory};
 use crate::exec::HelperCtx;
 use crate::maps::{MapRegistry, PerfSample, RingRecord};
 
@@ -54,17 +55,22 @@ pub struct Stacks {
 }
 
 /// The runtime's private helper state (`Machine::host` / `env.host`).
-#[derive(Debug)]
 pub struct HostState {
     maps: Arc<MapRegistry>,
     trace: Mutex<Vec<TraceLine>>,
     rng: AtomicU64,
-    memory: RwLock<Vec<MemBlob>>,
+    memory: RwLock<Arc<dyn MemorySource>>,
     callback: RwLock<Option<CallbackRunner>>,
     func_ip: AtomicU64,
     attach_cookie: AtomicU64,
     stacks: RwLock<Stacks>,
     hz: u64,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState").field("maps", &self.maps).field("hz", &self.hz).finish_non_exhaustive()
+    }
 }
 
 /// The kernel's `HZ` assumed for `bpf_jiffies64` (Debian's and Ubuntu's default).
@@ -80,7 +86,7 @@ impl HostState {
             maps,
             trace: Mutex::new(Vec::new()),
             rng: AtomicU64::new(DEFAULT_PRANDOM_SEED),
-            memory: RwLock::new(Vec::new()),
+            memory: RwLock::new(Arc::new(NoMemory)),
             callback: RwLock::new(None),
             func_ip: AtomicU64::new(0),
             attach_cookie: AtomicU64::new(0),
@@ -127,27 +133,35 @@ impl HostState {
         (z ^ (z >> 31)) as u32
     }
 
-    /// Replaces the memory `probe_read*` can see (the current event's blobs).
+    /// Replaces the memory `probe_read*` can see with these blobs (overlapping blobs are dropped).
     pub fn set_memory(&self, blobs: Vec<MemBlob>) {
-        *self.memory.write().unwrap_or_else(|e| e.into_inner()) = blobs;
+        let mut mem = BlobMemory::new();
+        for b in blobs {
+            let _ = mem.insert(b.addr, b.data);
+        }
+        self.set_memory_source(Arc::new(mem));
     }
 
-    /// `len` bytes at `addr` when one blob covers them all.
+    /// Replaces the memory `probe_read*` can see (the current event's: replayed blobs or a live process).
+    pub fn set_memory_source(&self, source: Arc<dyn MemorySource>) {
+        *self.memory.write().unwrap_or_else(|e| e.into_inner()) = source;
+    }
+
+    /// `len` bytes at `addr` when all of them are readable.
     pub fn read_memory(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-        let mem = self.memory.read().unwrap_or_else(|e| e.into_inner());
-        let end = addr.checked_add(len as u64)?;
-        mem.iter().find_map(|b| {
-            let off = addr.checked_sub(b.addr)?;
-            (end <= b.addr + b.data.len() as u64).then(|| b.data[off as usize..off as usize + len].to_vec())
-        })
+        let mem = Arc::clone(&self.memory.read().unwrap_or_else(|e| e.into_inner()));
+        let mut buf = vec![0; len];
+        (mem.read(addr, &mut buf) == len).then_some(buf)
     }
 
-    /// The bytes from `addr` to the end of the blob containing it (at most `max`), for string reads.
+    /// The readable bytes from `addr` on (at most `max`), for string reads; `None` if none is readable.
     pub fn read_memory_prefix(&self, addr: u64, max: usize) -> Option<Vec<u8>> {
-        let mem = self.memory.read().unwrap_or_else(|e| e.into_inner());
-        mem.iter().find_map(|b| {
-            let off = addr.checked_sub(b.addr)? as usize;
-            (off < b.data.len()).then(|| b.data[off..b.data.len().min(off + max)].to_vec())
+        let mem = Arc::clone(&self.memory.read().unwrap_or_else(|e| e.into_inner()));
+        let mut buf = vec![0; max];
+        let n = mem.read(addr, &mut buf);
+        (n > 0).then(|| {
+            buf.truncate(n);
+            buf
         })
     }
 
