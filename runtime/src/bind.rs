@@ -173,8 +173,9 @@ impl Binding {
                     })?,
                     SlotRef::Prog(p) => p,
                 };
-                let map = registry.get(fds[i]).map_err(|source| BindError::Map { name: d.name.clone(), source })?;
-                map.update(&slot.to_le_bytes(), &value.to_le_bytes(), 0)
+                // Through the registry: map-in-map values are map fds it resolves.
+                registry
+                    .update(fds[i], &slot.to_le_bytes(), &value.to_le_bytes(), 0)
                     .map_err(|source| BindError::Map { name: d.name.clone(), source })?;
             }
         }
