@@ -6,3 +6,4 @@ pub mod conformance;
 pub mod disasm;
 pub mod info;
 pub mod run;
+pub mod test;
