@@ -24,7 +24,7 @@ if [ -z "${BPFC_EXAMPLES_BUILD_LOCKED:-}" ]; then
 		echo "build.sh: flock (util-linux) not found" >&2
 		exit 1
 	}
-	BPFC_EXAMPLES_BUILD_LOCKED=1 exec flock "$LOCK" "$0" "$@"
+	BPFC_EXAMPLES_BUILD_LOCKED=1 exec flock "$LOCK" sh "$0" "$@"
 fi
 
 CLANG=${CLANG:-clang-19}

@@ -8,11 +8,13 @@
  *   .rodata (const volatile, set before load, frozen): target_pid, large_write, debug, and the format string
  *           of the bpf_printk below;
  *   .data   (initialised): class_limits, last_fd, calls_seen_marker;
- *   .bss    (zeroed): class_counts, total_bytes, write_calls, large_writes, max_write.
+ *   .bss    (zeroed): class_counts, total_bytes, write_calls, large_writes, max_write, last_count_be;
+ *   .data.custom: custom_writes (starts at 1000);
+ *   .rodata.str1.1: the string literal of the bpf_trace_printk below.
  * Calls: the program calls the global (non-static) function `pid_selected`, which the kernel verifies on
  * its own against its BTF signature, and the static `account_write`, which calls the static `size_class`
- * (call depth 2). With debug = 0 (the default) the bpf_printk is dead code that the verifier removes; it is
- * there so the object carries a helper call and a string in .rodata.
+ * (call depth 2). With debug = 0 (the default) the printk calls are dead code that the verifier removes;
+ * they are there so the object carries their strings in .rodata and .rodata.str1.1.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +35,10 @@ u64 total_bytes;
 u64 write_calls;
 u64 large_writes;
 u64 max_write;
+u64 last_count_be; /* the last count, byte-swapped (a bswap64 instruction at -mcpu=v4) */
+
+/* A custom data section: libbpf makes it a map of its own, named ".data.custom". */
+u64 custom_writes SEC(".data.custom") = 1000;
 
 __noinline bool pid_selected(u32 tgid)
 {
@@ -63,6 +69,7 @@ static __noinline void account_write(u32 fd, u64 count)
 	if (count > max_write)
 		max_write = count;
 	last_fd = fd;
+	last_count_be = __builtin_bswap64(count);
 	calls_seen_marker ^= count;
 }
 
@@ -76,8 +83,13 @@ int on_write(struct trace_event_raw_sys_enter *ctx)
 	if (!pid_selected(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	account_write(fd, count);
-	if (debug)
+	__sync_fetch_and_add(&custom_writes, 1);
+	if (debug) {
+		/* bpf_printk copies its format into a static array in .rodata; a literal passed directly lands
+		 * in the mergeable-string section .rodata.str1.1 instead. */
 		bpf_printk("write fd=%u count=%llu", fd, count);
+		bpf_trace_printk("globals: debug on\n", sizeof("globals: debug on\n"));
+	}
 	return 0;
 }
 

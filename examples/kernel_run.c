@@ -14,9 +14,12 @@
  * kprobes, both reported and skipped), sends SIGCONT, drains the ringbuf map `events` while the command runs
  * and, after it exits, prints every map:
  *
+ *   target_pid <pid> harness_pid <pid>               (first line)
  *   event <n> <hex bytes>
  *   map <name> <type> key <hex> value <hex>          (per-CPU maps: value is the sum over CPUs for 8-byte
- *                                                    values, else the CPU values concatenated)
+ *                                                    values, else the CPU values concatenated; prog arrays
+ *                                                    and maps of maps: value "<id>", since their values
+ *                                                    are kernel object ids)
  *
  * Keys and values are printed in the map's iteration order; compare them as sets.
  */
@@ -152,7 +155,10 @@ static void dump_map(struct bpf_map *map)
 		printf("map %s %s key ", bpf_map__name(map), libbpf_bpf_map_type_str(type));
 		print_hex(key, ksz);
 		printf(" value ");
-		if (percpu && vsz == 8) {
+		if (type == BPF_MAP_TYPE_PROG_ARRAY || type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		    type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+			printf("<id>");
+		} else if (percpu && vsz == 8) {
 			unsigned long long sum = 0, v;
 			int c;
 
@@ -226,6 +232,8 @@ int main(int argc, char **argv)
 	if (map && bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
 		rb = ring_buffer__new(bpf_map__fd(map), on_event, NULL, NULL);
 
+	printf("target_pid %d harness_pid %d\n", pid, (int)getpid());
+	fflush(stdout);
 	kill(pid, SIGCONT);
 	for (;;) {
 		int w = waitpid(pid, &status, WNOHANG);

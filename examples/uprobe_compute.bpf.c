@@ -8,7 +8,8 @@
  *         being relative to examples/).
  * Filter: `target_pid` (const volatile, tgid; 0 = every process). Uprobes fire in every process that runs
  *         the binary, so the filter matters here.
- * Output: array `totals` (one `struct compute_totals`), hash `results` (a -> compute's result for that a),
+ * Output: array `totals` (one `struct compute_totals`, including the sum of ret / 4 and ret % 5 with C's
+ *         signed semantics, the divisors being .rodata config), hash `results` (a -> compute's result for that a),
  *         hash `pending` (tid -> a of the call in progress, empty once every call has returned).
  * Both programs are BPF_PROG_TYPE_KPROBE reading the user registers in pt_regs: the entry reads a and b
  * from di/si, the return reads the result from ax.
@@ -23,9 +24,15 @@ struct compute_totals {
 	s64 sum_a;
 	s64 sum_b;
 	s64 sum_ret;
+	s64 sum_ret_div;     /* sum of ret / ret_divisor, C (truncating) signed division, 64-bit */
+	s64 sum_ret_mod;     /* sum of ret % ret_modulus, C signed remainder, 32-bit */
+	s64 sum_pending_a;   /* sum of the a values read back from `pending` at return */
 };
 
 const volatile int target_pid = 0;
+/* Read at run time (volatile), so clang cannot turn the division into shifts: -mcpu=v4 emits sdiv/smod. */
+const volatile s64 ret_divisor = 4;
+const volatile s32 ret_modulus = 5;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -47,6 +54,32 @@ struct {
 	__type(key, u32);
 	__type(value, s32);
 } pending SEC(".maps");
+
+/*
+ * C's truncating signed division and remainder. ISA v4 has sdiv/smod; earlier ISAs only divide unsigned (clang
+ * refuses signed division below v4), so the v3 build works on magnitudes. Both give the same results.
+ */
+static __always_inline s64 div_s64(s64 a, s64 b)
+{
+#if __BPF_CPU_VERSION__ >= 4
+	return a / b;
+#else
+	u64 q = (a < 0 ? -(u64)a : (u64)a) / (b < 0 ? -(u64)b : (u64)b);
+
+	return (a < 0) != (b < 0) ? -(s64)q : (s64)q;
+#endif
+}
+
+static __always_inline s32 mod_s32(s32 a, s32 b)
+{
+#if __BPF_CPU_VERSION__ >= 4
+	return a % b;
+#else
+	u32 r = (a < 0 ? -(u32)a : (u32)a) % (b < 0 ? -(u32)b : (u32)b);
+
+	return a < 0 ? -(s32)r : (s32)r;
+#endif
+}
 
 static __always_inline bool selected(u64 pid_tgid)
 {
@@ -89,10 +122,14 @@ int BPF_KRETPROBE(compute_exit, int ret)
 		return 0;
 	__sync_fetch_and_add(&t->returns, 1);
 	__sync_fetch_and_add(&t->sum_ret, (s64)ret);
+	__sync_fetch_and_add(&t->sum_ret_div, div_s64(ret, ret_divisor));
+	__sync_fetch_and_add(&t->sum_ret_mod, (s64)mod_s32(ret, ret_modulus));
 	a = bpf_map_lookup_elem(&pending, &tid);
 	if (a) {
 		s32 key = *a;
 
+		/* A sign-extending load at -mcpu=v4 (ldsx). */
+		__sync_fetch_and_add(&t->sum_pending_a, (s64)*(volatile s32 *)a);
 		bpf_map_update_elem(&results, &key, &ret, BPF_ANY);
 		bpf_map_delete_elem(&pending, &tid);
 	}

@@ -28,6 +28,10 @@ macro_rules! commands {
 }
 
 commands! {
+    /// Run an object's programs on every engine over replayed events and report any difference.
+    Test(test),
+    /// Run the programs of an object on replayed events (all engines share maps and helpers).
+    Run(run),
     /// Compile BPF programs to a native object (or shared library, CLIF, assembly).
     Build(build),
     /// Run a bpf_conformance test folder (`*.data`) on an engine.
@@ -36,6 +40,8 @@ commands! {
     Disasm(disasm),
     /// Assemble the conformance assembly dialect into raw bytecode.
     Asm(asm),
+    /// Summarise a clang BPF object: programs, maps, globals, license, BTF, CO-RE.
+    Info(info),
 }
 
 /// bpfc: an ahead-of-time eBPF compiler.

@@ -2,9 +2,10 @@
 //! `.data` file, or raw little-endian bytecode. Every form becomes a list of decoded programs.
 
 use crate::conformance::{ConformanceError, parse_file};
-use crate::elf::{LoadError, LoadOptions, Object};
-use crate::emit::MapSource;
+use crate::elf::{InitRef, LoadError, LoadOptions, Object};
+use crate::emit::MapDecl;
 use bpfc_runtime::abi::ProgType;
+use bpfc_runtime::bind::SlotRef;
 use bpfc_runtime::isa::{Code, DecodeError, decode};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,7 @@ pub struct Input {
     /// Its programs.
     pub programs: Vec<InputProgram>,
     /// Maps, indexed as the code's `MapIdx` references.
-    pub maps: Vec<MapSource>,
+    pub maps: Vec<MapDecl>,
     /// License string (from the `license` section; "GPL" is assumed for raw bytecode).
     pub license: String,
     /// The ELF object, when the input was one (BTF, line info, attach points).
@@ -72,22 +73,39 @@ pub fn symbol_name(s: &str) -> String {
     out
 }
 
-/// The descriptor form of an object's maps.
-pub fn map_sources(object: &Object) -> Vec<MapSource> {
-    object
-        .maps
-        .iter()
-        .map(|m| MapSource {
-            name: m.name.clone(),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            flags: m.flags,
-            inner_map: None,
-            init: m.init.clone(),
-        })
-        .collect()
+/// The runtime form of an object's maps: every map in object order (so `MapIdx` references stay valid),
+/// then the inner-map templates of map-in-maps.
+pub fn map_decls(object: &Object) -> Vec<MapDecl> {
+    let decl = |m: &crate::elf::MapDef| MapDecl {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        flags: m.flags,
+        inner_map: None,
+        init: m.init.clone(),
+        slots: Vec::new(),
+    };
+    let mut decls: Vec<MapDecl> = object.maps.iter().map(decl).collect();
+    for (i, m) in object.maps.iter().enumerate() {
+        if let Some(inner) = &m.inner {
+            decls[i].inner_map = Some(decls.len() as u32);
+            decls.push(MapDecl { name: format!("{}.inner", m.name), ..decl(inner) });
+        }
+        decls[i].slots = m
+            .init_slots
+            .iter()
+            .filter_map(|(slot, r)| {
+                let target = match r {
+                    InitRef::Map(name) => SlotRef::Map(object.map_index(name)? as u32),
+                    InitRef::Prog(name) => SlotRef::Prog(object.programs.iter().position(|p| &p.name == name)? as u32),
+                };
+                Some((*slot, target))
+            })
+            .collect();
+    }
+    decls
 }
 
 /// Loads a clang BPF object (read, link, CO-RE against `opts`), raw bytecode or a conformance file.
@@ -106,12 +124,7 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Input, InputError> {
                 code: p.code.clone(),
             })
             .collect();
-        return Ok(Input {
-            programs,
-            maps: map_sources(&object),
-            license: object.license.clone(),
-            object: Some(object),
-        });
+        return Ok(Input { programs, maps: map_decls(&object), license: object.license.clone(), object: Some(object) });
     }
     let code_bytes = if path.extension().is_some_and(|e| e == "data") { parse_file(path)?.code } else { bytes };
     let code = decode(&code_bytes).map_err(|source| InputError::Decode { path: path.to_path_buf(), source })?;

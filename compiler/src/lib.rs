@@ -11,6 +11,8 @@ pub mod conformance;
 pub mod elf;
 pub mod emit;
 pub mod input;
+pub mod kernel;
 pub mod link;
 pub mod lower;
+pub mod session;
 pub mod verify;

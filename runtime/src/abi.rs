@@ -370,5 +370,11 @@ mod tests {
         assert_eq!(env_offsets::BUDGET, 128);
         assert_eq!(env_offsets::TRAP_CODE, 136);
         assert_eq!(std::mem::size_of::<Option<HelperFn>>(), 8);
+        assert_eq!(offset_of!(Env, event), 160);
+        assert_eq!(offset_of!(Env, host), 208);
+        // include/bpfc.h asserts the same sizes for C.
+        assert_eq!(std::mem::size_of::<ProgDesc>(), 32);
+        assert_eq!(std::mem::size_of::<MapDesc>(), 48);
+        assert_eq!(std::mem::size_of::<ObjectDesc>(), 72);
     }
 }

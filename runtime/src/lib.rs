@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod bind;
 pub mod ctx;
 pub mod events;
 pub mod exec;

@@ -6,6 +6,7 @@
 //! Entries are only reachable through `&NativeLibrary`, so no code pointer outlives the mapping.
 
 use crate::abi::{ABI_VERSION, MapDesc, OBJECT_MAGIC, OBJECT_SYMBOL, ObjectDesc, ProgDesc};
+use crate::bind::MapDecl;
 use crate::exec::{Machine, NativeEntry, Outcome, run_native};
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
@@ -51,25 +52,11 @@ pub struct NativeProgram {
     entry: NativeEntry,
 }
 
-/// One map of a loaded object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NativeMap {
-    /// Map name.
-    pub name: String,
-    /// Kernel map type.
-    pub map_type: u32,
-    /// Key size.
-    pub key_size: u32,
-    /// Value size.
-    pub value_size: u32,
-    /// Maximum entries.
-    pub max_entries: u32,
-    /// Map flags.
-    pub flags: u32,
-    /// Inner map template index.
-    pub inner_map: Option<u32>,
-    /// Initial contents of value 0.
-    pub init: Option<Vec<u8>>,
+impl NativeProgram {
+    /// The program's entry (lent out: it cannot outlive the library).
+    pub fn entry(&self) -> &NativeEntry {
+        &self.entry
+    }
 }
 
 /// A loaded native object.
@@ -80,7 +67,7 @@ pub struct NativeLibrary {
     /// Programs in descriptor order.
     pub programs: Vec<NativeProgram>,
     /// Maps in `env.maps` order.
-    pub maps: Vec<NativeMap>,
+    pub maps: Vec<MapDecl>,
     /// Helper ids the code calls.
     pub helpers: Vec<u32>,
     /// License string.
@@ -184,7 +171,7 @@ impl NativeLibrary {
                 // SAFETY: `init` points to `init_len` bytes of the object.
                 Some(unsafe { std::slice::from_raw_parts(m.init, m.init_len as usize) }.to_vec())
             };
-            maps.push(NativeMap {
+            maps.push(MapDecl {
                 // SAFETY: NUL-terminated string of the object.
                 name: unsafe { string_at(m.name) },
                 map_type: m.map_type,
@@ -194,6 +181,7 @@ impl NativeLibrary {
                 flags: m.flags,
                 inner_map: u32::try_from(m.inner_map).ok(),
                 init,
+                slots: Vec::new(),
             });
         }
         let helpers = if desc.helpers.is_null() {

@@ -110,13 +110,22 @@ pub fn run_in_kernel(code: &Code, mem: &[u8]) -> Result<KernelRun, KernelError> 
         Insn::Exit,
     ];
     let bytes = wrap_entry(code, &prolog, &epilog).map_err(KernelError::Harness)?;
-    let prog = bpf::prog_load(&ProgLoad {
+    // BPFC_VERIFIER_STATS=1 prints the verifier's statistics line for every load (a debugging aid).
+    let stats = std::env::var_os("BPFC_VERIFIER_STATS").is_some();
+    let prog = bpf::prog_load_with_log(&ProgLoad {
         prog_type: bpf::BPF_PROG_TYPE_SYSCALL,
         insns: &bytes,
         license: "GPL",
         flags: bpf::BPF_F_SLEEPABLE,
         prog_name: "bpfc_oracle",
+        log_level: if stats { bpf::LOG_LEVEL_STATS } else { 0 },
         ..ProgLoad::default()
+    })
+    .map(|loaded| {
+        if stats {
+            eprintln!("verifier: {} slots: {}", bytes.len() / 8, loaded.log.trim().replace('\n', "; "));
+        }
+        loaded.fd
     })
     .map_err(|e| match e {
         LoadError::Rejected { .. } => {

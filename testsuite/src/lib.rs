@@ -3,5 +3,6 @@
 
 pub mod data;
 pub mod kernel;
+pub mod maprig;
 pub mod random;
 pub mod shared;

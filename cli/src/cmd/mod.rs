@@ -4,3 +4,6 @@ pub mod asm;
 pub mod build;
 pub mod conformance;
 pub mod disasm;
+pub mod info;
+pub mod run;
+pub mod test;

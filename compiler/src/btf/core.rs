@@ -159,13 +159,12 @@ pub enum CoreError {
         detail: String,
     },
     /// A BTF lookup failed (corrupt BTF).
-    #[error("CO-RE relocation `{access}`: {source}")]
+    #[error("CO-RE relocation `{access}`: {error}")]
     Btf {
         /// The access.
         access: String,
-        /// The cause.
-        #[source]
-        source: BtfError,
+        /// The cause (shown in the message).
+        error: BtfError,
     },
 }
 
@@ -234,24 +233,24 @@ pub fn describe(local: &Btf, rec: &CoreReloRec) -> String {
     let raw = local.str_at(rec.access_str_off);
     let mut out = local.describe(rec.type_id);
     let kind = CoreKind::from_u32(rec.kind);
-    if let Some(k) = kind {
-        if let Ok(spec) = parse_spec(local, rec.type_id, raw, k) {
-            if k.is_field() {
-                for a in spec.spec.iter().skip(1) {
-                    match &a.name {
-                        Some(n) => {
-                            out.push_str("::");
-                            out.push_str(n);
-                        }
-                        None => out.push_str(&format!("[{}]", a.idx)),
+    if let Some(k) = kind
+        && let Ok(spec) = parse_spec(local, rec.type_id, raw, k)
+    {
+        if k.is_field() {
+            for a in spec.spec.iter().skip(1) {
+                match &a.name {
+                    Some(n) => {
+                        out.push_str("::");
+                        out.push_str(n);
                     }
-                }
-            } else if k.is_enumval() {
-                if let Some(n) = spec.spec.first().and_then(|a| a.name.as_ref()) {
-                    out.push_str("::");
-                    out.push_str(n);
+                    None => out.push_str(&format!("[{}]", a.idx)),
                 }
             }
+        } else if k.is_enumval()
+            && let Some(n) = spec.spec.first().and_then(|a| a.name.as_ref())
+        {
+            out.push_str("::");
+            out.push_str(n);
         }
     }
     format!("{out} ({raw})")
@@ -797,7 +796,7 @@ pub fn resolve(local: &Btf, target: &CoreTarget<'_>, rec: &CoreReloRec) -> Resul
     }
     let lkind = local.ty(rec.type_id).kind.core_compat_kind();
     let cands = target.by_name.get(essential_name(root_name)).map(Vec::as_slice).unwrap_or(&[]);
-    let btf_err = |source| CoreError::Btf { access: access(), source };
+    let btf_err = |error| CoreError::Btf { access: access(), error };
     let mut best: Option<(CoreResult, Spec)> = None;
     for &cid in cands {
         if tb.ty(cid).kind.core_compat_kind() != lkind {
@@ -875,7 +874,7 @@ pub fn patch_insn(insn: &mut [u8], res: &CoreResult, local: &Btf, rec: &CoreRelo
             }
             insn[4..8].copy_from_slice(&(res.new_val as u32).to_le_bytes());
         }
-        0x01 | 0x02 | 0x03 => {
+        0x01..=0x03 => {
             if res.validate && i64::from(off) as u64 != res.orig_val {
                 return Err(bad(format!("unexpected offset {off} (expected {})", res.orig_val)));
             }

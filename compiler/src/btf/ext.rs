@@ -149,11 +149,11 @@ fn for_each_record(
     if len == 0 {
         return Ok(());
     }
-    let start = hdr_len.checked_add(off).unwrap_or(usize::MAX);
+    let start = hdr_len.saturating_add(off);
     let data = c.bytes(start, len, name)?;
     let s = Cursor { data, what: c.what };
     let rec_size = s.u32_at(0, &format!("{name} record size"))? as usize;
-    if rec_size < min_rec || rec_size % 4 != 0 {
+    if rec_size < min_rec || !rec_size.is_multiple_of(4) {
         return Err(BtfError::Invalid {
             what: c.what.into(),
             detail: format!("{name} record size {rec_size} is invalid (minimum {min_rec}, multiple of 4)"),
@@ -176,7 +176,7 @@ fn for_each_record(
                 detail: format!("{name} block for `{sec}` is empty"),
             });
         }
-        let total = num.checked_mul(rec_size).unwrap_or(usize::MAX);
+        let total = num.saturating_mul(rec_size);
         s.bytes(pos, total, &format!("{num} {name} records of section `{sec}`"))?;
         for _ in 0..num {
             let mut r = [0u32; 4];

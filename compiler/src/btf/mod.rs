@@ -154,9 +154,9 @@ impl Btf {
         let type_len = c.u32_at(12, "header")? as usize;
         let str_off = c.u32_at(16, "header")? as usize;
         let str_len = c.u32_at(20, "header")? as usize;
-        let type_start = hdr_len.checked_add(type_off).unwrap_or(usize::MAX);
+        let type_start = hdr_len.saturating_add(type_off);
         let type_data = c.bytes(type_start, type_len, "type section")?;
-        let str_start = hdr_len.checked_add(str_off).unwrap_or(usize::MAX);
+        let str_start = hdr_len.saturating_add(str_off);
         let strings = c.bytes(str_start, str_len, "string section")?.to_vec();
         if strings.first().is_some_and(|&b| b != 0) {
             return Err(BtfError::Invalid {
@@ -323,6 +323,39 @@ impl Btf {
 
     fn too_big(&self, id: u32) -> BtfError {
         BtfError::Invalid { what: "BTF".into(), detail: format!("type [{id}] is larger than 4 GiB") }
+    }
+
+    /// libbpf's `btf_fixup_datasec`: clang leaves DATASEC sizes and variable offsets for the linker, so
+    /// the section size and each non-static variable's offset come from the ELF (`sym_offset(name)`).
+    pub fn fixup_datasec(
+        &mut self,
+        id: u32,
+        size: u32,
+        sym_offset: impl Fn(&str) -> Option<u64>,
+    ) -> Result<(), String> {
+        let mut fixed = Vec::new();
+        if let Kind::Datasec { vars, .. } = &self.ty(id).kind {
+            for v in vars {
+                let Kind::Var { linkage, .. } = self.ty(v.ty).kind else {
+                    return Err(format!("DATASEC [{id}] entry [{}] is not a variable", v.ty));
+                };
+                // Static variables keep clang's offsets; externs have none.
+                if linkage == 0 || linkage == 2 {
+                    fixed.push(v.offset);
+                    continue;
+                }
+                let name = self.name(v.ty);
+                let off = sym_offset(name).ok_or_else(|| format!("no ELF symbol for variable `{name}`"))?;
+                fixed.push(u32::try_from(off).map_err(|_| format!("variable `{name}` offset {off} is too large"))?);
+            }
+        }
+        if let Some(Type { kind: Kind::Datasec { size: s, vars }, .. }) = self.types.get_mut(id as usize) {
+            *s = size;
+            for (v, off) in vars.iter_mut().zip(fixed) {
+                v.offset = off;
+            }
+        }
+        Ok(())
     }
 
     /// The first type with this name and (optionally) kind predicate.

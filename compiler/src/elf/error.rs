@@ -84,7 +84,7 @@ pub enum ElfError {
         file: String,
         /// Section index.
         index: usize,
-        /// Section name.
+        /// `` `name` `` with a leading space when known, else empty (names are read after this check).
         section: String,
         /// File offset.
         offset: u64,
@@ -170,13 +170,12 @@ pub enum ElfError {
         detail: String,
     },
     /// `.BTF` or `.BTF.ext` is corrupt.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Btf {
         /// The file.
         file: String,
-        /// The cause.
-        #[source]
-        source: BtfError,
+        /// The cause (shown in the message, so not chained as a source).
+        error: BtfError,
     },
     /// A program section bpfc cannot run.
     #[error("{file}: section `{section}`: {reason}")]

@@ -33,7 +33,7 @@ pub fn sections(bytes: &[u8], file: &str) -> Result<String, ElfError> {
         let mut orig_imm = std::collections::HashMap::new();
         for r in elf.relocs_for(sec.index) {
             let at = r.offset as usize;
-            if at % 8 == 0 && at + 8 <= raw.len() && raw[at] == 0x85 && raw[at + 1] >> 4 == 1 {
+            if at.is_multiple_of(8) && at + 8 <= raw.len() && raw[at] == 0x85 && raw[at + 1] >> 4 == 1 {
                 let imm = i32::from_le_bytes([raw[at + 4], raw[at + 5], raw[at + 6], raw[at + 7]]);
                 orig_imm.insert(at / 8, imm);
                 raw[at + 4..at + 8].copy_from_slice(&(-1i32).to_le_bytes());

@@ -95,15 +95,9 @@ pub fn read_maps(elf: &ElfFile<'_>, btf: Option<&Btf>, obj_name: &str) -> Result
             u32::try_from(s.size).map_err(|_| cx.err(&s.name, format!("section of {} bytes is too large", s.size)))?;
         let init = if s.sh_type == sh::SHT_NOBITS { vec![0; size as usize] } else { s.data.to_vec() };
         let datasec = btf.and_then(|b| b.find_by_name(&s.name, |k| matches!(k, Kind::Datasec { .. })));
-        let mut flags = if kind == MapKind::Rodata { BPF_F_RDONLY_PROG } else { 0 };
-        // libbpf makes a data map mmapable when its DATASEC has a non-static variable.
-        if let (Some(b), Some(id)) = (btf, datasec) {
-            if let Kind::Datasec { vars, .. } = &b.ty(id).kind {
-                if vars.iter().any(|v| matches!(b.ty(v.ty).kind, Kind::Var { linkage, .. } if linkage != 0)) {
-                    flags |= BPF_F_MMAPABLE;
-                }
-            }
-        }
+        // libbpf 1.1 (the system libbpf the oracle tests use) makes every global-data map mmapable;
+        // libbpf >= 1.4 leaves out sections holding only static variables.
+        let flags = if kind == MapKind::Rodata { BPF_F_RDONLY_PROG } else { 0 } | BPF_F_MMAPABLE;
         maps.push(MapDef {
             name: internal_map_name(obj_name, &s.name),
             section: s.name.clone(),
@@ -331,7 +325,7 @@ fn read_btf_maps(
         let voff = values_offs[i - first]
             .ok_or_else(|| bad(format!("relocation in map `{}` which has no `values`", maps[i].name)))?;
         let moff = r.offset - syms[i].offset;
-        if moff < u64::from(voff) || (moff - u64::from(voff)) % 8 != 0 {
+        if moff < u64::from(voff) || !(moff - u64::from(voff)).is_multiple_of(8) {
             return Err(bad(format!("relocation in map `{}` is not on a `values` slot", maps[i].name)));
         }
         let slot = ((moff - u64::from(voff)) / 8) as u32;
@@ -373,7 +367,7 @@ fn read_legacy_maps(
         return Ok(());
     }
     let def_size = sec.size / defs.len() as u64;
-    if def_size < 20 || sec.size % defs.len() as u64 != 0 {
+    if def_size < 20 || !sec.size.is_multiple_of(defs.len() as u64) {
         return Err(ElfError::BadSection {
             file: elf.file.clone(),
             section: "maps".into(),

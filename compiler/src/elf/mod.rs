@@ -98,6 +98,7 @@ impl std::fmt::Display for Attach {
                 }
                 Ok(())
             }
+            Attach::Tracepoint { category, name } if category.is_empty() => write!(f, "tracepoint{name}"),
             Attach::Tracepoint { category, name } => write!(f, "tracepoint {category}:{name}"),
             Attach::RawTracepoint { name } => write!(f, "raw_tracepoint {name}"),
             Attach::TpBtf { name } => write!(f, "tp_btf {name}"),
@@ -253,8 +254,8 @@ pub enum TargetBtf {
     Vmlinux,
     /// A BTF file (`--btf FILE`), e.g. another architecture's vmlinux BTF.
     File(PathBuf),
-    /// Already parsed.
-    Parsed(Box<Btf>),
+    /// Already parsed (shared: one kernel BTF serves many objects).
+    Parsed(std::sync::Arc<Btf>),
 }
 
 /// Options for reading an object.
@@ -304,6 +305,27 @@ pub fn object_name(file: &str) -> String {
     base.split('.').next().unwrap_or("").to_string()
 }
 
+/// Fills in DATASEC sizes and variable offsets from the ELF, as libbpf does before using them.
+fn fixup_datasecs(elf: &reader::ElfFile<'_>, btf: &mut Btf) -> Result<(), ElfError> {
+    for id in 1..btf.type_count() {
+        if !matches!(btf.ty(id).kind, crate::btf::Kind::Datasec { .. }) {
+            continue;
+        }
+        let name = btf.name(id).to_string();
+        let Some(sec) = elf.section_by_name(&name) else { continue };
+        let size = u32::try_from(sec.size).unwrap_or(u32::MAX);
+        let shndx = sec.index;
+        btf.fixup_datasec(id, size, |var| {
+            elf.symbols
+                .iter()
+                .find(|s| s.shndx == shndx && s.name == var && s.typ != goblin::elf::sym::STT_SECTION)
+                .map(|s| s.value)
+        })
+        .map_err(|detail| ElfError::BadSection { file: elf.file.clone(), section: name.clone(), detail })?;
+    }
+    Ok(())
+}
+
 impl Object {
     /// Reads, relocates and links the object in file `path`.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Object, LoadError> {
@@ -316,11 +338,14 @@ impl Object {
     /// object name (global data map prefixes).
     pub fn parse(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<Object, LoadError> {
         let elf = reader::ElfFile::parse(bytes, file)?;
-        let btf_err = |source: BtfError| ElfError::Btf { file: file.into(), source };
-        let btf = match elf.section_by_name(".BTF") {
+        let btf_err = |error: BtfError| ElfError::Btf { file: file.into(), error };
+        let mut btf = match elf.section_by_name(".BTF") {
             Some(s) => Some(Btf::parse(s.data, ".BTF").map_err(btf_err)?),
             None => None,
         };
+        if let Some(b) = &mut btf {
+            fixup_datasecs(&elf, b)?;
+        }
         let btf_ext = match (elf.section_by_name(".BTF.ext"), &btf) {
             (Some(s), Some(b)) => Some(BtfExt::parse(s.data, b).map_err(btf_err)?),
             (Some(_), None) => {

@@ -194,7 +194,7 @@ impl<'a> ElfFile<'a> {
                 return Err(ElfError::SectionOutOfBounds {
                     file: file.into(),
                     index: i,
-                    section: format!("#{i}"),
+                    section: String::new(),
                     offset: s.sh_offset,
                     end: s.sh_offset.saturating_add(s.sh_size),
                     len,

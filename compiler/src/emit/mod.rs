@@ -31,26 +31,8 @@ pub struct ProgramSource<'a> {
     pub code: &'a Code,
 }
 
-/// A map to describe in a native object's descriptor.
-#[derive(Clone, Debug, Default)]
-pub struct MapSource {
-    /// Map name.
-    pub name: String,
-    /// Kernel map type.
-    pub map_type: u32,
-    /// Key size.
-    pub key_size: u32,
-    /// Value size.
-    pub value_size: u32,
-    /// Maximum entries.
-    pub max_entries: u32,
-    /// Map flags.
-    pub flags: u32,
-    /// Inner map template index, for map-in-map.
-    pub inner_map: Option<u32>,
-    /// Initial contents of value 0 (global data).
-    pub init: Option<Vec<u8>>,
-}
+/// A map to describe in a native object's descriptor (the runtime's declaration type).
+pub use bpfc_runtime::bind::MapDecl;
 
 /// Code generation options.
 #[derive(Clone, Debug, Default)]
@@ -163,8 +145,13 @@ pub(crate) fn define_program<M: Module>(
     let entry = module
         .declare_function(&entry_symbol(prog.name), Linkage::Export, &lower::entry_signature(call_conv))
         .map_err(|e| codegen_err(&e))?;
+    let inline = lower::entry_is_inlined(prog.code, &cfg);
     let mut ids = FunctionIds { entry: entry.as_u32(), functions: Vec::new() };
-    for f in cfg.functions() {
+    for (i, f) in cfg.functions().iter().enumerate() {
+        if i == 0 && inline {
+            ids.functions.push(entry.as_u32());
+            continue;
+        }
         let name = format!("bpfc_{}_f{}", prog.name, f.start);
         let id = module
             .declare_function(&name, Linkage::Local, &lower::internal_signature(call_conv))
@@ -177,7 +164,11 @@ pub(crate) fn define_program<M: Module>(
         lower::verify(&lowered, module.isa().flags()).map_err(lower_err)?;
     }
     let mut asm = Vec::new();
-    let names: Vec<u32> = std::iter::once(ids.entry).chain(ids.functions.iter().copied()).collect();
+    let names: Vec<u32> = if inline {
+        ids.functions.clone()
+    } else {
+        std::iter::once(ids.entry).chain(ids.functions.iter().copied()).collect()
+    };
     for (func, id) in lowered.functions.into_iter().zip(names) {
         ctx.clear();
         ctx.func = func;

@@ -20,7 +20,7 @@ pub struct ObjectSource<'a> {
     /// Programs, in descriptor order.
     pub programs: Vec<ProgramSource<'a>>,
     /// Maps, indexed as `env.maps`.
-    pub maps: Vec<MapSource>,
+    pub maps: Vec<MapDecl>,
     /// License string.
     pub license: String,
 }

@@ -137,7 +137,7 @@ pub enum LinkErrorKind {
     NoBtf,
     /// The target BTF could not be read.
     #[error("cannot read target BTF for CO-RE: {0}")]
-    TargetBtf(#[source] BtfError),
+    TargetBtf(BtfError),
     /// A static function in a program section (libbpf refuses these too).
     #[error("program `{function}` is static; programs must be global functions")]
     StaticProgram {
@@ -165,8 +165,8 @@ pub struct LinkError {
     pub insn: Option<usize>,
     /// `file:line: source text` when line info covers the instruction.
     pub source_line: Option<String>,
-    /// What went wrong.
-    pub kind: LinkErrorKind,
+    /// What went wrong (boxed: errors travel by value through every linking function).
+    pub kind: Box<LinkErrorKind>,
 }
 
 impl fmt::Display for LinkError {
@@ -187,7 +187,8 @@ impl fmt::Display for LinkError {
 
 impl std::error::Error for LinkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
+        // The kind's own message is part of ours; chain only what lies beneath it.
+        std::error::Error::source(self.kind.as_ref())
     }
 }
 

@@ -65,7 +65,7 @@ pub(super) fn error_at(
         program: slot.and_then(|s| funcs.containing(shndx, s)).map(|f| f.name.clone()),
         insn: slot,
         source_line: slot.and_then(|s| section_source_line(input, funcs, shndx, s)),
-        kind,
+        kind: Box::new(kind),
     }
 }
 
@@ -79,7 +79,7 @@ pub(super) fn collect_functions(input: &Input<'_, '_>) -> Result<Functions, Link
         program: None,
         insn: None,
         source_line: None,
-        kind,
+        kind: Box::new(kind),
     };
     for sec in elf.sections.iter().filter(|s| s.is_exec()) {
         let mut syms: Vec<_> = elf.symbols.iter().filter(|s| s.typ == sym::STT_FUNC && s.shndx == sec.index).collect();
@@ -268,7 +268,7 @@ pub(super) fn link_programs(
                 program: Some(f.name.clone()),
                 insn: at,
                 source_line,
-                kind: LinkErrorKind::Decode(e),
+                kind: Box::new(LinkErrorKind::Decode(e)),
             }
         })?;
         programs.push(Program {

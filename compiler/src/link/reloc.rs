@@ -68,7 +68,7 @@ pub(super) fn relocate_sections(
             program: None,
             insn: None,
             source_line: None,
-            kind,
+            kind: Box::new(kind),
         };
         if input.btf.is_none() {
             return Err(fail(LinkErrorKind::NoBtf));

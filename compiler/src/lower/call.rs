@@ -25,7 +25,22 @@ impl FuncLowering<'_, '_> {
         let call = self.builder.ins().call_indirect(sig, fptr, &args);
         let r0 = self.builder.inst_results(call)[0];
         self.set(Reg::R0, r0);
-        self.stop_if_status();
+        // A helper does not know its call site: a trap it raised carries `TRAP_PC_UNKNOWN`, which the
+        // call site replaces with its own slot (as the interpreter does) before unwinding.
+        let status = self.env_load(env_offsets::STATUS);
+        let fixup = self.builder.create_block();
+        let cont = self.builder.create_block();
+        self.builder.ins().brif(status, fixup, &[], cont, &[]);
+        self.builder.switch_to_block(fixup);
+        self.builder.seal_block(fixup);
+        let pc = self.builder.ins().load(I32, env_flags(), self.env, env_offsets::TRAP_PC);
+        let unknown = self.builder.ins().icmp_imm_s(IntCC::Equal, pc, i64::from(u32::MAX as i32));
+        let here = self.builder.ins().iconst(I32, i64::from(self.pc as u32));
+        let fixed = self.builder.ins().select(unknown, here, pc);
+        self.builder.ins().store(env_flags(), fixed, self.env, env_offsets::TRAP_PC);
+        self.builder.ins().jump(self.stop_block, &[]);
+        self.builder.switch_to_block(cont);
+        self.builder.seal_block(cont);
     }
 
     pub(super) fn call(&mut self, target: CallTarget) {

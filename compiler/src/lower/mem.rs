@@ -104,9 +104,14 @@ impl FuncLowering<'_, '_> {
                 self.builder.ins().load(I64, env_flags(), maps, i * 8)
             }
             Imm64::MapIdxValue { idx, off } if (idx as u32) < self.opts.map_count => {
+                // Maps without a direct value address (null) cannot be referenced this way; the offset
+                // is unsigned, as in the kernel.
                 let values = self.env_load(env_offsets::MAP_VALUES);
                 let base = self.builder.ins().load(I64, env_flags(), values, idx * 8);
-                self.builder.ins().iadd_imm_s(base, i64::from(off))
+                let missing = self.builder.ins().icmp_imm_s(IntCC::Equal, base, 0);
+                let detail = self.builder.ins().iconst(I64, abi::unsupported::MAP_INDEX as i64);
+                self.trap_if(missing, TrapCode::Unsupported, detail);
+                self.builder.ins().iadd_imm_s(base, i64::from(off as u32))
             }
             Imm64::MapIdx(_) | Imm64::MapIdxValue { .. } => {
                 return self.trap(TrapCode::Unsupported, abi::unsupported::MAP_INDEX);

@@ -59,7 +59,19 @@ pub enum LowerError {
     },
 }
 
-/// The lowered functions of one program: `functions[0]` is the entry wrapper, then one per BPF function.
+/// Whether the entry function's body is compiled directly as the program entry (`abi::EntryFn`): when
+/// nothing calls it, which is nearly always, the separate wrapper and its extra call are not needed.
+pub fn entry_is_inlined(code: &Code, cfg: &Cfg) -> bool {
+    let start = cfg.functions()[0].start;
+    !code.insns().iter().any(|l| match l.insn {
+        Insn::Call(bpfc_runtime::isa::CallTarget::Local(t)) => t == start,
+        Insn::LdImm64 { imm: bpfc_runtime::isa::Imm64::Func(t), .. } => t == start,
+        _ => false,
+    })
+}
+
+/// The lowered functions of one program: the entry first (a wrapper, or function 0 itself when
+/// [`entry_is_inlined`]), then one per remaining BPF function.
 #[derive(Clone, Debug)]
 pub struct LoweredProgram {
     /// Cranelift functions, entry wrapper first.
@@ -144,11 +156,17 @@ pub fn lower_program(
     let cfg = Cfg::new(code)?;
     let mut fctx = FunctionBuilderContext::new();
     let mut functions = Vec::with_capacity(cfg.functions().len() + 1);
-    functions.push(lower_entry(ids, frontend, call_conv, &mut fctx));
+    let inline = entry_is_inlined(code, &cfg);
+    if !inline {
+        functions.push(lower_entry(ids, frontend, call_conv, &mut fctx));
+    }
     let mut helpers_used = BTreeSet::new();
     for (i, f) in cfg.functions().iter().enumerate() {
-        let mut func =
-            ir::Function::with_name_signature(UserFuncName::user(0, ids.functions[i]), internal_signature(call_conv));
+        let mut func = if i == 0 && inline {
+            ir::Function::with_name_signature(UserFuncName::user(0, ids.entry), entry_signature(call_conv))
+        } else {
+            ir::Function::with_name_signature(UserFuncName::user(0, ids.functions[i]), internal_signature(call_conv))
+        };
         let builder = FunctionBuilder::new(&mut func, &mut fctx);
         let mut lowering = FuncLowering::new(code, &cfg, f, opts, ids, builder, call_conv);
         lowering.translate();
@@ -246,10 +264,23 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
         for r in [0, 6, 7, 8, 9] {
             builder.def_var(regs[r], zero);
         }
-        for r in 1..=5 {
-            builder.def_var(regs[r], params[r - 1]);
-        }
-        let (env, fp) = (params[5], params[6]);
+        let (env, fp) = if params.len() == 2 {
+            // The program entry itself (`abi::EntryFn`): r1 = ctx, r2 = ctx_len, r3–r5 = 0, r10 = stack top.
+            let env = params[1];
+            let ctx_len = builder.ins().load(I64, env_flags(), env, env_offsets::CTX_LEN);
+            let fp = builder.ins().load(I64, env_flags(), env, env_offsets::STACK_TOP);
+            builder.def_var(regs[1], params[0]);
+            builder.def_var(regs[2], ctx_len);
+            for r in 3..=5 {
+                builder.def_var(regs[r], zero);
+            }
+            (env, fp)
+        } else {
+            for r in 1..=5 {
+                builder.def_var(regs[r], params[r - 1]);
+            }
+            (params[5], params[6])
+        };
         builder.def_var(regs[10], fp);
 
         // One block per leader; count predecessors to know when each can be sealed.

@@ -153,10 +153,28 @@ impl Program {
     }
 }
 
+/// The register file. Sixteen slots indexed by `reg & 15`, so indexing needs no bounds check (only
+/// r0–r10 are ever used).
+#[derive(Clone, Copy)]
+struct Regs([u64; 16]);
+
+impl std::ops::Index<Reg> for Regs {
+    type Output = u64;
+    fn index(&self, r: Reg) -> &u64 {
+        &self.0[r.index() & 15]
+    }
+}
+
+impl std::ops::IndexMut<Reg> for Regs {
+    fn index_mut(&mut self, r: Reg) -> &mut u64 {
+        &mut self.0[r.index() & 15]
+    }
+}
+
 /// The caller's state saved by a local call.
 #[derive(Clone, Copy)]
 struct Frame {
-    regs: [u64; Reg::COUNT],
+    regs: Regs,
     ret: usize,
 }
 
@@ -179,23 +197,23 @@ pub(crate) fn execute(p: &Program, vm: &mut Vm<'_, '_>) -> u64 {
     }
 }
 
-fn operand(regs: &[u64; Reg::COUNT], src: Operand, width: Width) -> u64 {
+fn operand(regs: &Regs, src: Operand, width: Width) -> u64 {
     match (src, width) {
-        (Operand::Reg(r), _) => regs[r.index()],
+        (Operand::Reg(r), _) => regs[r],
         (Operand::Imm(i), Width::W64) => i as i64 as u64,
         (Operand::Imm(i), Width::W32) => u64::from(i as u32),
     }
 }
 
 fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapInfo> {
-    let mut regs = [0u64; Reg::COUNT];
+    let mut regs = Regs([0; 16]);
     let (ctx, ctx_len) = vm.ctx();
-    regs[1] = ctx;
-    regs[2] = ctx_len;
-    regs[10] = vm.stack_top();
+    regs.0[1] = ctx;
+    regs.0[2] = ctx_len;
+    regs.0[10] = vm.stack_top();
     let stack_base = vm.stack_base();
     // Saved caller states; `depth` of them are live. A fixed array: a run allocates nothing.
-    let mut frames = [Frame { regs: [0; Reg::COUNT], ret: 0 }; MAX_FRAMES];
+    let mut frames = [Frame { regs: Regs([0; 16]), ret: 0 }; MAX_FRAMES];
     let mut depth = 0usize;
     let mut i = 0usize;
     loop {
@@ -217,31 +235,29 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
         match op.insn {
             Insn::Alu { op: aop, width, dst, src } => {
                 let s = operand(&regs, src, width);
-                let d = regs[dst.index()];
-                regs[dst.index()] = match width {
+                let d = regs[dst];
+                regs[dst] = match width {
                     Width::W64 => alu64(aop, d, s),
                     Width::W32 => u64::from(alu32(aop, d as u32, s as u32)),
                 };
             }
-            Insn::Neg { width, dst } => regs[dst.index()] = neg(width == Width::W64, regs[dst.index()]),
-            Insn::MovSx { width, dst, src, from } => {
-                regs[dst.index()] = movsx(width == Width::W64, regs[src.index()], from)
-            }
-            Insn::Endian { order, bits, dst } => regs[dst.index()] = endian(order, bits, regs[dst.index()]),
+            Insn::Neg { width, dst } => regs[dst] = neg(width == Width::W64, regs[dst]),
+            Insn::MovSx { width, dst, src, from } => regs[dst] = movsx(width == Width::W64, regs[src], from),
+            Insn::Endian { order, bits, dst } => regs[dst] = endian(order, bits, regs[dst]),
             Insn::Load { size, signed, dst, base, off } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
+                let addr = regs[base].wrapping_add(off as i64 as u64);
                 let v =
                     vm.mem().load(addr, size).map_err(|f| f.trap(addr, access_info(size.bytes(), false, false, pc)))?;
-                regs[dst.index()] = if signed { sign_extend(v, size) } else { v };
+                regs[dst] = if signed { sign_extend(v, size) } else { v };
             }
             Insn::Store { size, base, off, src } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
+                let addr = regs[base].wrapping_add(off as i64 as u64);
                 let v = operand(&regs, src, Width::W64);
                 vm.mem().store(addr, size, v).map_err(|f| f.trap(addr, access_info(size.bytes(), true, false, pc)))?;
             }
             Insn::Atomic { op: aop, size, base, off, src } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
-                let s = regs[src.index()];
+                let addr = regs[base].wrapping_add(off as i64 as u64);
+                let s = regs[src];
                 let fault = |f: crate::mem::Fault| f.trap(addr, access_info(size.bytes(), true, true, pc));
                 let m = vm.mem();
                 match aop {
@@ -258,16 +274,16 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
                             })
                             .map_err(fault)?;
                         if fetch {
-                            regs[src.index()] = old;
+                            regs[src] = old;
                         }
                     }
-                    AtomicOp::Xchg => regs[src.index()] = m.atomic_rmw(addr, size, |_| s).map_err(fault)?,
-                    AtomicOp::CmpXchg => regs[0] = m.atomic_cmpxchg(addr, size, regs[0], s).map_err(fault)?,
+                    AtomicOp::Xchg => regs[src] = m.atomic_rmw(addr, size, |_| s).map_err(fault)?,
+                    AtomicOp::CmpXchg => regs.0[0] = m.atomic_cmpxchg(addr, size, regs.0[0], s).map_err(fault)?,
                 }
             }
             Insn::LdImm64 { dst, imm } => {
                 let unsupported = |k: u64| trap(TrapCode::Unsupported, pc, k);
-                regs[dst.index()] = match imm {
+                regs[dst] = match imm {
                     Imm64::Value(v) => v,
                     Imm64::MapIdx(idx) => vm.map(idx).ok_or(unsupported(unsupported::MAP_INDEX))?,
                     // The offset is the second slot's imm, an unsigned offset into the value (the kernel
@@ -285,7 +301,7 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, unsupported::LD_PACKET)),
             Insn::Ja { .. } => i = op.target as usize,
             Insn::Jcond { cond, width, lhs, rhs, .. } => {
-                let a = regs[lhs.index()];
+                let a = regs[lhs];
                 let b = operand(&regs, rhs, width);
                 let taken = match width {
                     Width::W64 => cond64(cond, a, b),
@@ -298,30 +314,30 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Helper(id)) => {
                 let f =
                     vm.helper(u64::from(id as u32)).ok_or(trap(TrapCode::UnknownHelper, pc, u64::from(id as u32)))?;
-                regs[0] = vm.call(f, pc as usize, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+                regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
                 if !vm.running() {
-                    return Ok(regs[0]);
+                    return Ok(regs.0[0]);
                 }
             }
             Insn::CallX { reg } => {
-                let v = regs[reg.index()];
+                let v = regs[reg];
                 let f = vm.helper(v).ok_or(trap(TrapCode::BadCallTarget, pc, v))?;
-                regs[0] = vm.call(f, pc as usize, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+                regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
                 if !vm.running() {
-                    return Ok(regs[0]);
+                    return Ok(regs.0[0]);
                 }
             }
             Insn::Call(CallTarget::Local(_)) => {
-                let top = regs[10].wrapping_sub(STACK_SIZE as u64);
+                let top = regs.0[10].wrapping_sub(STACK_SIZE as u64);
                 match top.checked_sub(STACK_SIZE as u64) {
                     Some(bottom) if bottom >= stack_base && depth + 1 < MAX_FRAMES => {}
                     _ => return Err(trap(TrapCode::CallDepth, pc, 0)),
                 }
                 frames[depth] = Frame { regs, ret: i };
                 depth += 1;
-                let mut callee = [0u64; Reg::COUNT];
-                callee[1..6].copy_from_slice(&regs[1..6]);
-                callee[10] = top;
+                let mut callee = Regs([0; 16]);
+                callee.0[1..6].copy_from_slice(&regs.0[1..6]);
+                callee.0[10] = top;
                 regs = callee;
                 i = op.target as usize;
             }
@@ -330,13 +346,13 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             }
             Insn::Exit => {
                 if depth == 0 {
-                    return Ok(regs[0]);
+                    return Ok(regs.0[0]);
                 }
                 depth -= 1;
                 let f = frames[depth];
-                let r0 = regs[0];
+                let r0 = regs.0[0];
                 regs = f.regs;
-                regs[0] = r0;
+                regs.0[0] = r0;
                 i = f.ret;
             }
         }

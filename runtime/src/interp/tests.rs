@@ -351,6 +351,12 @@ fn poke(cx: &mut HelperCtx<'_>, addr: u64, value: u64, _: u64, _: u64, _: u64) -
 }
 declare_helper!(poke_helper => poke);
 
+/// Reads r2 bytes at r1 through the checked API: 1 when allowed, 0 when refused.
+fn read_len(cx: &mut HelperCtx<'_>, addr: u64, len: u64, _: u64, _: u64, _: u64) -> u64 {
+    u64::from(cx.read(addr, len as usize).is_ok())
+}
+declare_helper!(read_len_helper => read_len);
+
 fn boom(_cx: &mut HelperCtx<'_>, _: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     panic!("helper bug")
 }
@@ -361,6 +367,7 @@ fn helpers() -> HelperTable {
     t.set(1, sum_args_helper);
     t.set(2, poke_helper);
     t.set(3, boom_helper);
+    t.set(4, read_len_helper);
     t
 }
 
@@ -377,6 +384,10 @@ fn helper_calls() {
     let t = assert_trap(run_on(&m, "mov %r1, 8\nmov %r2, 1\ncall 2\nexit", &mut []), TrapCode::OutOfBounds, 2);
     assert_eq!((t.detail, t.access), (8, 8 | 0x100));
     assert_trap(run_on(&m, "call 3\nexit", &mut []), TrapCode::HelperFault, 0);
+    let read = |len: u64| format!("mov %r1, %r10\nsub %r1, 16\nlddw %r2, {len:#x}\ncall 4\nexit");
+    assert_eq!(run_on(&m, &read(16), &mut []), Outcome::Exit(1));
+    assert_eq!(run_on(&m, &read(17), &mut []), Outcome::Exit(0));
+    assert_eq!(run_on(&m, &read(1 << 44), &mut []), Outcome::Exit(0), "refused before allocating");
     // uBPF's unwind (helper 5): r1 = 0 stops the program at once with r0 = 0.
     assert_eq!(run_on(&m, "mov %r1, 0\ncall 5\nmov %r0, 9\nexit", &mut []), Outcome::Exit(0));
     assert_eq!(run_on(&m, "mov %r1, 4\ncall 5\nadd %r0, 1\nexit", &mut []), Outcome::Exit(5));
@@ -436,4 +447,103 @@ fn pseudo_loads_and_unsupported_instructions() {
         let t = assert_trap(run_interp(&m, &c, &mut []), TrapCode::Unsupported, 0);
         assert_eq!(t.detail, detail, "{:?}", c.insns()[0]);
     }
+}
+
+/// splitmix64, for the robustness test below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Where a slot keeps its relative target: `Some(true)` = off field, `Some(false)` = imm field.
+fn rel_field(b: &[u8; 8]) -> Option<bool> {
+    match (b[0] & 7, b[0]) {
+        (5, 0x85) => (b[1] >> 4 == 1).then_some(false),
+        (5, 0x8d | 0x95) => None,
+        (6, 0x06) => Some(false),
+        (5 | 6, _) => Some(true),
+        _ => None,
+    }
+}
+
+/// A random instruction that decodes on its own (its jump target zeroed), as bytes.
+fn random_insn(rng: &mut Rng) -> Vec<u8> {
+    loop {
+        let mut b = rng.next().to_le_bytes();
+        b[1] &= 0x77;
+        b[2..4].copy_from_slice(&((rng.next() % 24) as i16 - 12).to_le_bytes());
+        if rng.next().is_multiple_of(2) {
+            b[4..8].copy_from_slice(&((rng.next() % 64) as i32 - 8).to_le_bytes());
+        }
+        match rel_field(&b) {
+            Some(true) => b[2..4].fill(0),
+            Some(false) => b[4..8].fill(0),
+            None => {}
+        }
+        if b[0] == 0x18 && b[1] >> 4 == 4 {
+            continue;
+        }
+        let mut prog = b.to_vec();
+        if b[0] == 0x18 {
+            prog.extend_from_slice(&(rng.next() & 0xffff_ffff_0000_0000).to_le_bytes());
+        }
+        let len = prog.len();
+        prog.extend_from_slice(&[0x95, 0, 0, 0, 0, 0, 0, 0]);
+        if decode(&prog).is_ok() {
+            prog.truncate(len);
+            return prog;
+        }
+    }
+}
+
+/// Random programs that decode and validate run to an outcome without panicking, and never write
+/// outside the memory they were given: the bytes around the ctx stay intact.
+#[test]
+fn random_programs_never_panic_or_escape() {
+    let seed = 0xb0b0;
+    let mut rng = Rng(seed);
+    let h = conformance_helpers();
+    let mut m = Machine::new(&h);
+    m.budget = 5_000;
+    let mut ran = 0;
+    let mut outcomes = [0usize; 2];
+    for n in 0..8_000 {
+        let insns: Vec<Vec<u8>> = (0..2 + rng.next() % 12).map(|_| random_insn(&mut rng)).collect();
+        let mut starts = vec![];
+        let mut pc = 0usize;
+        for i in &insns {
+            starts.push(pc);
+            pc += i.len() / 8;
+        }
+        starts.push(pc);
+        let mut bytes = Vec::new();
+        for (k, mut i) in insns.into_iter().enumerate() {
+            let delta = starts[(rng.next() % starts.len() as u64) as usize] as i64 - starts[k] as i64 - 1;
+            match rel_field(&i[..8].try_into().expect("8 bytes")) {
+                Some(true) => i[2..4].copy_from_slice(&(delta as i16).to_le_bytes()),
+                Some(false) => i[4..8].copy_from_slice(&(delta as i32).to_le_bytes()),
+                None => {}
+            }
+            bytes.extend_from_slice(&i);
+        }
+        bytes.extend_from_slice(&[0x95, 0, 0, 0, 0, 0, 0, 0]);
+        let Ok(code) = decode(&bytes) else { continue };
+        if Program::new(&code).is_err() {
+            continue;
+        }
+        let mut buf = [0x5au8; 96];
+        let o = run_interp(&m, &code, &mut buf[16..80]);
+        outcomes[usize::from(matches!(o, Outcome::Trap(_)))] += 1;
+        assert!(buf[..16].iter().chain(&buf[80..]).all(|&b| b == 0x5a), "seed {seed}, program {n}: wrote outside ctx");
+        ran += 1;
+    }
+    assert!(ran > 2_000, "seed {seed}: only {ran} programs were valid");
+    assert!(outcomes[0] > 500 && outcomes[1] > 500, "seed {seed}: exits/traps {outcomes:?}");
 }
