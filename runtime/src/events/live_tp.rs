@@ -572,9 +572,8 @@ impl LiveSource {
         }
     }
 
-    fn should_stop(&self, pidfd_ready: bool) -> bool {
-        pidfd_ready
-            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    fn should_stop(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
             || self.stop.flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
     }
 
@@ -745,6 +744,12 @@ impl Iterator for LiveSource {
                                 ev.meta.uid = t.uid;
                                 ev.meta.gid = t.gid;
                             }
+                            // The idle task has no /proc entry; the kernel calls it swapper/CPU.
+                            None if ev.meta.tid == 0 => {
+                                if let Some(c) = super::comm_bytes(&format!("swapper/{}", ev.meta.cpu)) {
+                                    ev.meta.comm = c;
+                                }
+                            }
                             None => self.stats.comm_unknown += 1,
                         }
                         self.stats.events += 1;
@@ -757,7 +762,7 @@ impl Iterator for LiveSource {
                 self.release_tracee();
                 return None;
             }
-            if self.should_stop(false) || self.service_tracee() {
+            if self.should_stop() || self.service_tracee() {
                 self.finish();
                 continue;
             }
