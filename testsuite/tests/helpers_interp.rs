@@ -205,7 +205,7 @@ fn perf_event_output_current_cpu() -> Result<()> {
 fn stack_str(s: &str, off: i32) -> String {
     let mut b = s.as_bytes().to_vec();
     b.push(0);
-    while b.len() % 8 != 0 {
+    while !b.len().is_multiple_of(8) {
         b.push(0);
     }
     let mut out = String::new();
@@ -491,7 +491,8 @@ fn bad_map_handle_traps() -> Result<()> {
 
 fn main() {
     let args = Arguments::from_args();
-    let cases: Vec<(&str, fn() -> Result<()>)> = vec![
+    type CaseFn = fn() -> Result<()>;
+    let cases: Vec<(&str, CaseFn)> = vec![
         ("maps::hash_update_lookup_atomic", hash_update_lookup_atomic),
         ("maps::hash_errnos", hash_errnos),
         ("maps::array_bounds_and_direct_value", array_bounds_and_direct_value),

@@ -244,9 +244,12 @@ fn keyless_ops(rng: &mut Rng, n: usize, vsize: usize) -> Vec<Op> {
 
 const SEQ_LEN: usize = 400;
 
+/// Builds one seeded operation sequence.
+type OpGen = Box<dyn Fn(&mut Rng) -> Vec<Op> + Send>;
+
 fn seq_trials() -> Vec<Trial> {
     let mut t = Vec::new();
-    let mut add = |name: &str, s: MapSpec, order: Order, mk: Box<dyn Fn(&mut Rng) -> Vec<Op> + Send>| {
+    let mut add = |name: &str, s: MapSpec, order: Order, mk: OpGen| {
         for seed in 1..=3u64 {
             let s = s.clone();
             let gen_seed = seed.wrapping_mul(0x1234_5678_9abc) ^ name.len() as u64;
@@ -436,7 +439,9 @@ fn map_in_map(outer_type: MapType) -> Result<(), Failed> {
     let (oin, oother, obig) = (reg.create(inner_spec)?, reg.create(other_spec)?, reg.create(bigger_spec)?);
     let oout = reg.create(MapSpec { inner_map_fd: Some(oin), ..outer })?;
     let fdv = |m: &MapFd| (std::os::fd::AsRawFd::as_raw_fd(&m.as_fd()) as u32).to_le_bytes().to_vec();
-    let steps: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, u64)> = vec![
+    // (key, kernel value, our value, flags)
+    type Step = (Vec<u8>, Vec<u8>, Vec<u8>, u64);
+    let steps: Vec<Step> = vec![
         (0u32.to_le_bytes().to_vec(), fdv(&kin), oin.to_le_bytes().to_vec(), 0),
         (1u32.to_le_bytes().to_vec(), fdv(&kother), oother.to_le_bytes().to_vec(), 0),
         (1u32.to_le_bytes().to_vec(), fdv(&kbig), obig.to_le_bytes().to_vec(), 0),

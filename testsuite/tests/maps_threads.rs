@@ -91,15 +91,22 @@ fn hammer(map_type: MapType, threads: u32) -> Result<()> {
         }
     }
     let want = RUNS_PER_THREAD * threads as u64;
-    ensure!(total64 == want && total32 == want, "lost updates: 64-bit sum {total64}, 32-bit sum {total32}, want {want}");
+    ensure!(
+        total64 == want && total32 == want,
+        "lost updates: 64-bit sum {total64}, 32-bit sum {total32}, want {want}"
+    );
     Ok(())
 }
 
 fn main() {
     let args = Arguments::from_args();
     let trials = vec![
-        Trial::test("hash::two_threads_atomic_adds_with_churn", || hammer(MapType::Hash, 2).map_err(|e| format!("{e:#}").into())),
-        Trial::test("hash::four_threads_atomic_adds_with_churn", || hammer(MapType::Hash, 4).map_err(|e| format!("{e:#}").into())),
+        Trial::test("hash::two_threads_atomic_adds_with_churn", || {
+            hammer(MapType::Hash, 2).map_err(|e| format!("{e:#}").into())
+        }),
+        Trial::test("hash::four_threads_atomic_adds_with_churn", || {
+            hammer(MapType::Hash, 4).map_err(|e| format!("{e:#}").into())
+        }),
         Trial::test("lru_hash::two_threads_atomic_adds_with_churn", || {
             hammer(MapType::LruHash, 2).map_err(|e| format!("{e:#}").into())
         }),

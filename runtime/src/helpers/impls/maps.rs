@@ -189,7 +189,7 @@ fn spin_lock_body(cx: &mut HelperCtx<'_>, lock: u64, _: u64, _: u64, _: u64, _: 
     let mut spins = 0u32;
     while arena.cas_u32(off, 0, 1) != 0 {
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             if start.elapsed() > SPIN_LOCK_TIMEOUT {
                 cx.trap(TrapCode::HelperFault, lock);
                 return 0;

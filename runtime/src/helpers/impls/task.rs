@@ -100,7 +100,7 @@ fn get_stack_body(cx: &mut HelperCtx<'_>, _ctx: u64, buf: u64, size: u64, flags:
     let fail = |cx: &mut HelperCtx<'_>, e: i32| write(cx, buf, &vec![0; size]).map_or(0, |_| neg(e));
     if flags & !(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) != 0
         || flags & BPF_F_USER_BUILD_ID != 0
-        || size % 8 != 0
+        || !size.is_multiple_of(8)
     {
         return fail(cx, EINVAL);
     }
