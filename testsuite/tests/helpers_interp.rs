@@ -481,6 +481,29 @@ fn get_stack_from_host() -> Result<()> {
     Ok(())
 }
 
+/// get_stackid stores the event's stack under the kernel's jhash2 bucket and returns the same id again.
+fn get_stackid_jhash_buckets() -> Result<()> {
+    let rig = Rig::new(vec![spec(MapType::StackTrace, 4, 16, 8)])?;
+    rig.host.set_stacks(Stacks { kernel: vec![0xffff_ffff_8100_0010, 0xffff_ffff_8100_0020, 0x30], user: vec![] });
+    let call = |flags: i32| format!("{}\nmov %r3, {flags}\ncall 27\nexit", map(2, 0));
+    let (o, _) = run(&rig, &call(0))?;
+    let id = exit(o)?;
+    let ips: Vec<u32> = [0xffff_ffff_8100_0010u64, 0xffff_ffff_8100_0020]
+        .iter()
+        .flat_map(|ip| [*ip as u32, (*ip >> 32) as u32])
+        .collect();
+    ensure!(id == (bpfc_runtime::maps::jhash2(&ips, 0) & 7) as i64, "id {id}");
+    let (o, _) = run(&rig, &call(0))?;
+    ensure!(exit(o)? == id, "same stack, same id");
+    let v = rig.maps().lookup(rig.fds[0], &(id as u32).to_le_bytes())?;
+    ensure!(v[..8] == 0xffff_ffff_8100_0010u64.to_le_bytes(), "{v:?}");
+    let (o, _) = run(&rig, &call(3))?;
+    ensure!(exit(o)? == -14, "skipping every frame: -EFAULT");
+    let (o, _) = run(&rig, &call(1 << 12))?;
+    ensure!(exit(o)? == -22, "unknown flag: -EINVAL");
+    Ok(())
+}
+
 /// A value that is not a map handle stops the program instead of being dereferenced.
 fn bad_map_handle_traps() -> Result<()> {
     let rig = Rig::new(vec![])?;
@@ -508,6 +531,7 @@ fn main() {
         ("output::snprintf_truncates", snprintf_truncates),
         ("task::answers_from_event", task_helpers_answer_from_event),
         ("task::get_stack_from_host", get_stack_from_host),
+        ("task::get_stackid_jhash_buckets", get_stackid_jhash_buckets),
         ("probe::sources_and_faults", probe_read_sources_and_faults),
         ("strings::strtol_and_strncmp", strtol_and_strncmp),
         ("control::tail_call_filled_and_empty", tail_call_filled_and_empty),

@@ -322,6 +322,13 @@ fn seq_trials() -> Vec<Trial> {
             keyed_ops(r, SEQ_LEN, &mut u32_key(16), vs, true)
         }),
     );
+    // Programs fill stack maps; from user space every operation on an empty one is an error.
+    add(
+        "stack_trace_empty",
+        spec(MapType::StackTrace, 4, 16, 3, 0),
+        Order::Exact,
+        Box::new(|r| keyed_ops(r, 60, &mut u32_key(6), 16, false)),
+    );
     add("queue", spec(MapType::Queue, 0, 6, 5, 0), Order::Exact, Box::new(|r| keyless_ops(r, SEQ_LEN, 6)));
     add("stack", spec(MapType::Stack, 0, 6, 5, 0), Order::Exact, Box::new(|r| keyless_ops(r, SEQ_LEN, 6)));
     add(
@@ -372,6 +379,10 @@ fn create_trials() -> Vec<Trial> {
         ("perf_event_array_key8", spec(MapType::PerfEventArray, 8, 4, 1, 0)),
         ("bloom_key4", spec(MapType::BloomFilter, 4, 4, 1, 0)),
         ("bloom_extra16", MapSpec { map_extra: 16, ..spec(MapType::BloomFilter, 0, 4, 1, 0) }),
+        ("stack_trace_value12", spec(MapType::StackTrace, 4, 12, 4, 0)),
+        ("stack_trace_key8", spec(MapType::StackTrace, 8, 16, 4, 0)),
+        ("stack_trace_too_deep", spec(MapType::StackTrace, 4, 8 * 128, 4, 0)),
+        ("stack_trace_ok", spec(MapType::StackTrace, 4, 16, 3, 0)),
         ("array_ok", spec(MapType::Array, 4, 4, 1, 0)),
         ("ringbuf_ok", spec(MapType::RingBuf, 0, 0, 8192, 0)),
         ("bloom_ok", spec(MapType::BloomFilter, 0, 8, 100, 0)),
@@ -503,6 +514,30 @@ fn bloom() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Our `jhash2` (stack ids) is the kernel's: a `BPF_F_ZERO_SEED` hash map walks its buckets in index
+/// order, bucket = jhash2(key, 0) & (n_buckets - 1), so the kernel's walk must visit keys in ascending
+/// bucket order as we compute them.
+fn jhash2_matches_kernel() -> Result<(), Failed> {
+    let s = spec(MapType::Hash, 8, 8, 1024, 1 << 6);
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let mut rng = Rng(0x1a5b);
+    for _ in 0..200 {
+        bpf::map_update(&kmap, &rng.bytes(8), &[0; 8], 0).map_err(|e| format!("{e}"))?;
+    }
+    let walked = walk(|k| bpf::map_get_next_key(&kmap, k).map_err(kerr));
+    let buckets: Vec<u32> = walked
+        .iter()
+        .map(|k| {
+            let words: Vec<u32> = k.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            bpfc_runtime::maps::jhash2(&words, 0) & 1023
+        })
+        .collect();
+    if walked.len() != 200 || buckets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(format!("kernel walk is not in our bucket order: {buckets:?}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -515,6 +550,7 @@ fn main() {
             trials.push(Trial::test("map_in_map::array_of_maps", || map_in_map(MapType::ArrayOfMaps)));
             trials.push(Trial::test("map_in_map::hash_of_maps", || map_in_map(MapType::HashOfMaps)));
             trials.push(Trial::test("bloom_filter::members", bloom));
+            trials.push(Trial::test("stack_trace::jhash2_matches_kernel", jhash2_matches_kernel));
         }
         Err(why) => {
             eprintln!("SKIP-IS-FAILURE: kernel bpf() unusable: {why}");

@@ -30,6 +30,7 @@ mod lpm;
 mod queue;
 mod registry;
 mod ringbuf;
+mod stacktrace;
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,7 @@ pub use lpm::LpmTrie;
 pub use queue::{BloomFilter, QueueMap};
 pub use registry::{MapRegistry, possible_cpus};
 pub use ringbuf::{RingBuf, RingRecord};
+pub use stacktrace::{StackTraceMap, jhash2};
 
 use std::sync::Arc;
 
@@ -125,6 +127,8 @@ pub enum MapType {
     PercpuHash = 5,
     /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
     PercpuArray = 6,
+    /// `BPF_MAP_TYPE_STACK_TRACE`.
+    StackTrace = 7,
     /// `BPF_MAP_TYPE_LRU_HASH`.
     LruHash = 9,
     /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
@@ -156,6 +160,7 @@ impl MapType {
             4 => PerfEventArray,
             5 => PercpuHash,
             6 => PercpuArray,
+            7 => StackTrace,
             9 => LruHash,
             10 => LruPercpuHash,
             11 => LpmTrie,
@@ -184,6 +189,7 @@ impl MapType {
             PerfEventArray => "perf_event_array",
             PercpuHash => "percpu_hash",
             PercpuArray => "percpu_array",
+            StackTrace => "stack_trace",
             LruHash => "lru_hash",
             LruPercpuHash => "lru_percpu_hash",
             LpmTrie => "lpm_trie",
@@ -335,6 +341,7 @@ pub(crate) enum Kind {
     Queue(QueueMap),
     Ring(RingBuf),
     Bloom(BloomFilter),
+    Stack(StackTraceMap),
 }
 
 /// A map: its spec, fd, handle and storage.
@@ -403,6 +410,7 @@ impl Map {
                 Kind::Hash(HashMap::new(&spec, map_type, ncpus, inner)?)
             }
             MapType::LpmTrie => Kind::Lpm(LpmTrie::new(&spec)?),
+            MapType::StackTrace => Kind::Stack(StackTraceMap::new(&spec)?),
             MapType::Queue | MapType::Stack => {
                 check_flags(&spec, BPF_F_NUMA_NODE | ACCESS_MASK)?;
                 Kind::Queue(QueueMap::new(&spec, map_type == MapType::Stack)?)
@@ -492,7 +500,7 @@ impl Map {
             Kind::Hash(h) => vec![h.values().region(w), h.keys().region(false)],
             Kind::Lpm(l) => vec![l.values().region(w)],
             Kind::Ring(r) => vec![r.arena().region(true)],
-            Kind::Fd(_) | Kind::Perf(_) | Kind::Queue(_) | Kind::Bloom(_) => vec![],
+            Kind::Fd(_) | Kind::Perf(_) | Kind::Queue(_) | Kind::Bloom(_) | Kind::Stack(_) => vec![],
         }
     }
 
@@ -516,7 +524,7 @@ impl Map {
             Kind::Fd(f) => f.lookup_inner(key).map(Found::Map),
             Kind::Hash(h) => h.prog_lookup(key, cpu),
             Kind::Lpm(l) => l.lookup_addr(key).map(Found::Value),
-            Kind::Perf(_) | Kind::Queue(_) | Kind::Ring(_) | Kind::Bloom(_) => None,
+            Kind::Perf(_) | Kind::Queue(_) | Kind::Ring(_) | Kind::Bloom(_) | Kind::Stack(_) => None,
         }
     }
 
@@ -528,7 +536,7 @@ impl Map {
             Kind::Lpm(l) => l.update(key, value, flags),
             // The verifier refuses program updates of fd maps; a raw program gets the kernel's -EINVAL… but
             // there is no program-side path, so report it as unsupported.
-            Kind::Fd(_) | Kind::Perf(_) => Err(self.unsupported("update from a program")),
+            Kind::Fd(_) | Kind::Perf(_) | Kind::Stack(_) => Err(self.unsupported("update from a program")),
             // The kernel's queue, stack and bloom filter `map_update_elem` refuse: programs push.
             Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "update on a keyless map" }),
             Kind::Ring(_) => Err(self.unsupported("update")),
@@ -542,6 +550,7 @@ impl Map {
             Kind::Array(_) => Err(MapError::Invalid { what: "array elements cannot be deleted" }),
             Kind::Fd(f) => f.delete(key),
             Kind::Perf(p) => p.delete(key),
+            Kind::Stack(st) => st.delete(key),
             Kind::Hash(h) => h.delete(key),
             Kind::Lpm(l) => l.delete(key),
             Kind::Queue(_) => Err(MapError::Invalid { what: "delete on queue/stack" }),
@@ -592,6 +601,7 @@ impl Map {
             Kind::Array(a) => a.lookup(key),
             Kind::Fd(f) => f.lookup(key),
             Kind::Perf(_) => Err(self.unsupported("lookup")),
+            Kind::Stack(st) => st.lookup(key),
             Kind::Hash(h) => h.lookup(key),
             Kind::Lpm(l) => l.lookup(key),
             Kind::Ring(_) => Err(self.unsupported("lookup")),
@@ -617,6 +627,7 @@ impl Map {
             Kind::Array(a) => a.update(key, value, flags, None),
             Kind::Fd(f) => f.update(key, value, flags),
             Kind::Perf(p) => p.update(key, value, flags),
+            Kind::Stack(_) => Err(MapError::Invalid { what: "stack traces are written by bpf_get_stackid" }),
             Kind::Hash(h) => h.update(key, value, flags, None),
             Kind::Lpm(l) => l.update(key, value, flags),
             Kind::Ring(_) => Err(self.unsupported("update")),
@@ -647,6 +658,7 @@ impl Map {
             Kind::Array(a) => a.get_next_key(key),
             Kind::Fd(f) => f.get_next_key(key),
             Kind::Perf(p) => p.get_next_key(key),
+            Kind::Stack(st) => st.get_next_key(key),
             Kind::Hash(h) => h.get_next_key(key),
             Kind::Lpm(l) => l.get_next_key(key),
             Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "get_next_key on queue/stack/bloom" }),
@@ -703,6 +715,14 @@ impl Map {
     pub fn ringbuf(&self) -> Option<&RingBuf> {
         match &self.kind {
             Kind::Ring(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The stack trace map, for `bpf_get_stackid`.
+    pub fn stack_traces(&self) -> Option<&StackTraceMap> {
+        match &self.kind {
+            Kind::Stack(st) => Some(st),
             _ => None,
         }
     }

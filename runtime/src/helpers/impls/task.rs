@@ -118,10 +118,15 @@ fn get_stack_body(cx: &mut HelperCtx<'_>, _ctx: u64, buf: u64, size: u64, flags:
     write(cx, buf, &out).map_or(0, |_| (n * 8) as u64)
 }
 
-/// `bpf_get_stackid` needs a `BPF_MAP_TYPE_STACK_TRACE` map, which this runtime does not provide (such
-/// programs already fail at map creation); any other map is the kernel's -EINVAL.
-fn get_stackid_body(_cx: &mut HelperCtx<'_>, _ctx: u64, _map: u64, _flags: u64, _: u64, _: u64) -> u64 {
-    neg(EINVAL)
+/// `bpf_get_stackid(ctx, map, flags)`: stores the event's stack in a `stack_trace` map and returns its id
+/// (see [`crate::maps::StackTraceMap::get_stackid`]); -EINVAL for another map type.
+fn get_stackid_body(cx: &mut HelperCtx<'_>, _ctx: u64, map: u64, flags: u64, _: u64, _: u64) -> u64 {
+    let Some(h) = host(cx, 27) else { return 0 };
+    let Some(m) = super::map_arg(cx, h, map) else { return 0 };
+    let Some(st) = m.stack_traces() else { return neg(EINVAL) };
+    let stacks = h.stacks();
+    let stack = if flags & BPF_F_USER_STACK != 0 { stacks.user } else { stacks.kernel };
+    st.get_stackid(&stack, flags).map_or_else(neg, u64::from)
 }
 
 declare_helper!(pub(crate) ktime_get_ns => ktime_body);
