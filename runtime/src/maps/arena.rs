@@ -93,6 +93,15 @@ impl Arena {
         v
     }
 
+    /// Whether the bytes at 8-aligned `off` equal `data` (hash key comparison without a copy).
+    pub fn eq_bytes(&self, off: usize, data: &[u8]) -> bool {
+        debug_assert!(off.is_multiple_of(8));
+        data.chunks(8).enumerate().all(|(i, c)| {
+            let w = self.words[off / 8 + i].load(Ordering::Relaxed).to_le_bytes();
+            w[..c.len()] == *c
+        })
+    }
+
     /// Copies `data` to byte `off`. Whole words are stored; a partial word is merged with a
     /// compare-exchange loop so bytes around it (a concurrently updated neighbour field) survive.
     pub fn write(&self, off: usize, data: &[u8]) {

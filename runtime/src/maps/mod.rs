@@ -30,6 +30,7 @@ mod lpm;
 mod queue;
 mod registry;
 mod ringbuf;
+mod slot_table;
 mod stacktrace;
 
 #[cfg(test)]
