@@ -28,12 +28,16 @@ macro_rules! commands {
 }
 
 commands! {
+    /// Compile BPF programs to a native object (or shared library, CLIF, assembly).
+    Build(build),
     /// Run a bpf_conformance test folder (`*.data`) on an engine.
     Conformance(conformance),
     /// Disassemble raw bytecode (or the program of a conformance `.data` file) in llvm-objdump syntax.
     Disasm(disasm),
     /// Assemble the conformance assembly dialect into raw bytecode.
     Asm(asm),
+    /// Summarise a clang BPF object: programs, maps, globals, license, BTF, CO-RE.
+    Info(info),
 }
 
 /// bpfc: an ahead-of-time eBPF compiler.

@@ -28,8 +28,9 @@ use std::ffi::c_void;
 /// Instruction budget of a [`Machine`] unless set otherwise.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
 
-/// `TrapInfo::pc` written by [`HelperCtx::trap`]: a helper does not know its call site, so the runner
-/// (the interpreter; native code on its status check) replaces it with the slot of the call.
+/// `TrapInfo::pc` written by [`HelperCtx::trap`]/[`HelperCtx::fault`]: a helper does not know its call
+/// site, so the runner replaces it with the slot of the call — the interpreter does; native code must do
+/// the same on its status check after a helper call for the two to agree.
 pub const TRAP_PC_UNKNOWN: u32 = u32::MAX;
 
 /// Everything an invocation is bound to besides its code and context.
@@ -50,6 +51,10 @@ pub struct Machine<'a> {
     pub event: EventMeta,
     /// Instruction budget (charged per basic block).
     pub budget: u64,
+    /// Whether the program may write its context (tracing contexts are read-only, as in the kernel).
+    pub ctx_writable: bool,
+    /// Tail calls already taken in this chain (the dispatcher carries it from program to program).
+    pub tail_call_count: u64,
 }
 
 impl<'a> Machine<'a> {
@@ -63,6 +68,8 @@ impl<'a> Machine<'a> {
             host: std::ptr::null_mut(),
             event: EventMeta::default(),
             budget: DEFAULT_BUDGET,
+            ctx_writable: true,
+            tail_call_count: 0,
         }
     }
 }
@@ -106,14 +113,14 @@ fn new_env(m: &Machine, stack_base: u64, ctx: u64, ctx_len: u64) -> Env {
         stack_base,
         ctx,
         ctx_len,
-        ctx_writable: 1,
+        ctx_writable: u64::from(m.ctx_writable),
         regions: m.regions.as_ptr(),
         region_count: m.regions.len() as u64,
         check: Some(mem::check_access),
         status: STATUS_RUNNING,
         exit_value: 0,
         tail_call_target: 0,
-        tail_call_count: 0,
+        tail_call_count: m.tail_call_count,
         budget: m.budget,
         trap: TrapInfo::default(),
         event: m.event,
@@ -140,7 +147,8 @@ fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<
     // SAFETY: the stack area is a local that outlives the run and is only reached through these
     // addresses; `ctx` is exclusively borrowed for the whole run and not touched through the slice
     // meanwhile; the regions are the Machine's, which its builder vouches for (module docs).
-    let bounds = unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, true, m.regions) };
+    let bounds =
+        unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, m.ctx_writable, m.regions) };
     let r0 = f(&mut env, bounds);
     outcome(&env, r0)
 }
@@ -238,8 +246,9 @@ impl Vm<'_, '_> {
     }
 }
 
-/// A native program entry (JIT or AOT code following the [`crate::abi`] contract).
-#[derive(Clone, Copy, Debug)]
+/// A native program entry (JIT or AOT code following the [`crate::abi`] contract). Deliberately not
+/// `Clone`: whoever owns the code memory owns the entry and only lends it out by reference.
+#[derive(Debug)]
 pub struct NativeEntry(EntryFn);
 
 impl NativeEntry {
@@ -311,8 +320,12 @@ impl<'e> HelperCtx<'e> {
         unsafe { Bounds::from_env(self.env) }
     }
 
-    /// Copies `len` bytes of program-visible memory at `addr`.
+    /// Copies `len` bytes of program-visible memory at `addr`. The range is checked before anything is
+    /// allocated, so a BPF-controlled length cannot exhaust memory.
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, Fault> {
+        if !self.check(addr, len as u64, false) {
+            return Err(Fault::OutOfBounds);
+        }
         let mut buf = vec![0; len];
         self.bounds().read_into(addr, &mut buf)?;
         Ok(buf)
@@ -397,6 +410,10 @@ impl<'e> HelperCtx<'e> {
 macro_rules! declare_helper {
     ($(#[$meta:meta])* $vis:vis $name:ident => $body:path) => {
         $(#[$meta])*
+        ///
+        /// # Safety
+        /// A [`HelperFn`]($crate::abi::HelperFn): `env` must be null or the live `Env` of the calling
+        /// invocation, built by `bpfc_runtime::exec`.
         $vis unsafe extern "C" fn $name(
             env: *mut $crate::abi::Env,
             r1: u64,
@@ -409,4 +426,89 @@ macro_rules! declare_helper {
             unsafe { $crate::exec::HelperCtx::dispatch(env, [r1, r2, r3, r4, r5], $body) }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{STACK_SIZE, STATUS_TRAP};
+
+    /// Stands in for generated code: checks the Env it was given, then does what the ctx length selects.
+    unsafe extern "C" fn fake_entry(ctx: u64, env: *mut Env) -> u64 {
+        // SAFETY: run_native passes the live Env.
+        let env = unsafe { &mut *env };
+        let ok = env.version == u64::from(ABI_VERSION)
+            && env.stack_top.is_multiple_of(16)
+            && env.stack_top - env.stack_base == STACK_AREA as u64
+            && env.ctx == ctx
+            && env.ctx_writable == 1
+            && env.status == STATUS_RUNNING
+            && env.budget == 1234
+            && env.check.is_some();
+        if !ok {
+            return u64::MAX;
+        }
+        match env.ctx_len {
+            // Plain return: r0 = ctx length marker.
+            1 => 42,
+            // A store just below r10 is allowed, one at r10 traps through env.check.
+            2 => {
+                let check = env.check.expect("checked above");
+                let top = env.stack_top;
+                // SAFETY: `check` is mem::check_access, called with the live env.
+                let below = unsafe { check(env, top - 8, crate::mem::access_info(8, true, false, 3)) };
+                // SAFETY: as above.
+                let at = unsafe { check(env, top, crate::mem::access_info(8, true, false, 4)) };
+                if below == 1 && at == 0 { 0 } else { u64::MAX }
+            }
+            // A helper call through the table.
+            3 => {
+                // SAFETY: env.helpers is the Machine's table of HELPER_TABLE_LEN entries.
+                let f = unsafe { *env.helpers.add(7) }.expect("helper 7 bound");
+                // SAFETY: HelperFn contract: the live env.
+                unsafe { f(env, 5, 0, 0, 0, 0) }
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    fn stop_body(cx: &mut HelperCtx<'_>, r1: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+        if r1 == 5 {
+            cx.stop_with(99);
+        }
+        r1
+    }
+    crate::declare_helper!(stop_helper => stop_body);
+
+    #[test]
+    fn native_runs_get_the_same_env_and_outcome_mapping() {
+        let mut helpers = HelperTable::empty();
+        helpers.set(7, stop_helper);
+        let mut m = Machine::new(&helpers);
+        m.budget = 1234;
+        // SAFETY: fake_entry has the EntryFn signature and is 'static.
+        let entry = unsafe { NativeEntry::from_raw(fake_entry as *const u8) };
+        assert_eq!(run_native(&m, &entry, &mut [0]), Outcome::Exit(42));
+        let o = run_native(&m, &entry, &mut [0, 0]);
+        let Outcome::Trap(t) = o else { panic!("{o:?}") };
+        assert_eq!((t.code, t.pc, t.access), (TrapCode::OutOfBounds as u32, 4, 8 | 0x100));
+        assert_eq!(run_native(&m, &entry, &mut [0, 0, 0]), Outcome::Exit(99), "helper's stop_with wins");
+    }
+
+    #[test]
+    fn outcome_follows_env_status() {
+        let h = HelperTable::empty();
+        let mut env = new_env(&Machine::new(&h), 4096, 0, 0);
+        assert_eq!(outcome(&env, 3), Outcome::Exit(3));
+        env.status = STATUS_EXIT;
+        env.exit_value = 8;
+        assert_eq!(outcome(&env, 3), Outcome::Exit(8));
+        env.status = STATUS_TAIL_CALL;
+        env.tail_call_target = 2;
+        assert_eq!(outcome(&env, 3), Outcome::TailCall { target: 2 });
+        env.status = STATUS_TRAP;
+        env.trap = TrapInfo { code: 2, pc: 1, detail: 0, access: 0 };
+        assert_eq!(outcome(&env, 3), Outcome::Trap(env.trap));
+        assert_eq!(env.stack_top, 4096 + (STACK_SIZE * crate::abi::MAX_FRAMES) as u64);
+    }
 }

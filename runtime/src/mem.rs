@@ -197,7 +197,7 @@ impl<'a> Bounds<'a> {
         if !self.check(addr, n, true) {
             return Err(Fault::OutOfBounds);
         }
-        if addr % n != 0 {
+        if !addr.is_multiple_of(n) {
             return Err(Fault::Misaligned);
         }
         Ok(self.ptr(addr))
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn check_access(env: *mut Env, addr: u64, info: u64) -> u6
     let ok = unsafe { check(env, addr, size, write) };
     let fault = if !ok {
         Some(Fault::OutOfBounds)
-    } else if info & INFO_ATOMIC != 0 && size != 0 && addr % size != 0 {
+    } else if info & INFO_ATOMIC != 0 && size != 0 && !addr.is_multiple_of(size) {
         Some(Fault::Misaligned)
     } else {
         None

@@ -1,5 +1,7 @@
 //! One module per subcommand: `Args` (clap derive) and `run(Args) -> anyhow::Result<ExitCode>`.
 
 pub mod asm;
+pub mod build;
 pub mod conformance;
 pub mod disasm;
+pub mod info;

@@ -27,9 +27,11 @@
 //! - **Budget**: charged per basic block on entry ([`Cfg::block_len`]): entering a block of *n*
 //!   instructions with a remaining budget below *n* traps `Budget` at the block's first slot, otherwise
 //!   *n* is subtracted. Returning from a call continues the caller's block without a new charge.
-//! - **Unsupported** instructions trap `Unsupported` with `detail` = an [`Unsupported`] code: kfunc
+//! - **Unsupported** instructions trap `Unsupported` with a detail code: kfunc
 //!   calls, legacy packet loads, and 64-bit immediate loads of map fds, map values by fd, BTF ids and
-//!   function addresses (only map-index forms are bound, from `Machine::maps`/`map_values`).
+//!   function addresses (only map-index forms are bound, from `Machine::maps`/`map_values`); codes in
+//!   [`crate::abi::unsupported`]. A `src=6` load whose map has no direct value (null `map_values`
+//!   entry) traps like an unbound index.
 
 mod sem;
 #[cfg(test)]
@@ -37,32 +39,10 @@ mod tests;
 
 pub use sem::{alu32, alu64, cond32, cond64, endian, movsx, neg, sign_extend};
 
-use crate::abi::{MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo};
+use crate::abi::{MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo, unsupported};
 use crate::exec::Vm;
 use crate::isa::{AtomicOp, CallTarget, Cfg, CfgError, Code, Imm64, Insn, Operand, Pc, Reg, Width};
 use crate::mem::access_info;
-
-/// `TrapInfo::detail` of an `Unsupported` trap: what could not be executed.
-#[repr(u64)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unsupported {
-    /// `call` src 2 (kfunc).
-    Kfunc = 1,
-    /// Legacy `LD_ABS`/`LD_IND`.
-    LdPacket = 2,
-    /// `lddw` src 1: map by fd.
-    MapFd = 3,
-    /// `lddw` src 2: map value by fd.
-    MapValue = 4,
-    /// `lddw` src 3: kernel variable by BTF id.
-    BtfId = 5,
-    /// `lddw` src 4: function address.
-    Func = 6,
-    /// `lddw` src 5 with a map index the machine does not have.
-    MapIdx = 7,
-    /// `lddw` src 6 with a map index the machine does not have, or a map without a direct value.
-    MapIdxValue = 8,
-}
 
 /// Why code cannot be interpreted at all (an error before execution, never a trap).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -173,10 +153,28 @@ impl Program {
     }
 }
 
+/// The register file. Sixteen slots indexed by `reg & 15`, so indexing needs no bounds check (only
+/// r0–r10 are ever used).
+#[derive(Clone, Copy)]
+struct Regs([u64; 16]);
+
+impl std::ops::Index<Reg> for Regs {
+    type Output = u64;
+    fn index(&self, r: Reg) -> &u64 {
+        &self.0[r.index() & 15]
+    }
+}
+
+impl std::ops::IndexMut<Reg> for Regs {
+    fn index_mut(&mut self, r: Reg) -> &mut u64 {
+        &mut self.0[r.index() & 15]
+    }
+}
+
 /// The caller's state saved by a local call.
 #[derive(Clone, Copy)]
 struct Frame {
-    regs: [u64; Reg::COUNT],
+    regs: Regs,
     ret: usize,
 }
 
@@ -199,22 +197,24 @@ pub(crate) fn execute(p: &Program, vm: &mut Vm<'_, '_>) -> u64 {
     }
 }
 
-fn operand(regs: &[u64; Reg::COUNT], src: Operand, width: Width) -> u64 {
+fn operand(regs: &Regs, src: Operand, width: Width) -> u64 {
     match (src, width) {
-        (Operand::Reg(r), _) => regs[r.index()],
+        (Operand::Reg(r), _) => regs[r],
         (Operand::Imm(i), Width::W64) => i as i64 as u64,
         (Operand::Imm(i), Width::W32) => u64::from(i as u32),
     }
 }
 
 fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapInfo> {
-    let mut regs = [0u64; Reg::COUNT];
+    let mut regs = Regs([0; 16]);
     let (ctx, ctx_len) = vm.ctx();
-    regs[1] = ctx;
-    regs[2] = ctx_len;
-    regs[10] = vm.stack_top();
+    regs.0[1] = ctx;
+    regs.0[2] = ctx_len;
+    regs.0[10] = vm.stack_top();
     let stack_base = vm.stack_base();
-    let mut frames: Vec<Frame> = Vec::with_capacity(MAX_FRAMES);
+    // Saved caller states; `depth` of them are live. A fixed array: a run allocates nothing.
+    let mut frames = [Frame { regs: Regs([0; 16]), ret: 0 }; MAX_FRAMES];
+    let mut depth = 0usize;
     let mut i = 0usize;
     loop {
         let Some(op) = p.ops.get(i) else {
@@ -235,31 +235,29 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
         match op.insn {
             Insn::Alu { op: aop, width, dst, src } => {
                 let s = operand(&regs, src, width);
-                let d = regs[dst.index()];
-                regs[dst.index()] = match width {
+                let d = regs[dst];
+                regs[dst] = match width {
                     Width::W64 => alu64(aop, d, s),
                     Width::W32 => u64::from(alu32(aop, d as u32, s as u32)),
                 };
             }
-            Insn::Neg { width, dst } => regs[dst.index()] = neg(width == Width::W64, regs[dst.index()]),
-            Insn::MovSx { width, dst, src, from } => {
-                regs[dst.index()] = movsx(width == Width::W64, regs[src.index()], from)
-            }
-            Insn::Endian { order, bits, dst } => regs[dst.index()] = endian(order, bits, regs[dst.index()]),
+            Insn::Neg { width, dst } => regs[dst] = neg(width == Width::W64, regs[dst]),
+            Insn::MovSx { width, dst, src, from } => regs[dst] = movsx(width == Width::W64, regs[src], from),
+            Insn::Endian { order, bits, dst } => regs[dst] = endian(order, bits, regs[dst]),
             Insn::Load { size, signed, dst, base, off } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
+                let addr = regs[base].wrapping_add(off as i64 as u64);
                 let v =
                     vm.mem().load(addr, size).map_err(|f| f.trap(addr, access_info(size.bytes(), false, false, pc)))?;
-                regs[dst.index()] = if signed { sign_extend(v, size) } else { v };
+                regs[dst] = if signed { sign_extend(v, size) } else { v };
             }
             Insn::Store { size, base, off, src } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
+                let addr = regs[base].wrapping_add(off as i64 as u64);
                 let v = operand(&regs, src, Width::W64);
                 vm.mem().store(addr, size, v).map_err(|f| f.trap(addr, access_info(size.bytes(), true, false, pc)))?;
             }
             Insn::Atomic { op: aop, size, base, off, src } => {
-                let addr = regs[base.index()].wrapping_add(off as i64 as u64);
-                let s = regs[src.index()];
+                let addr = regs[base].wrapping_add(off as i64 as u64);
+                let s = regs[src];
                 let fault = |f: crate::mem::Fault| f.trap(addr, access_info(size.bytes(), true, true, pc));
                 let m = vm.mem();
                 match aop {
@@ -276,34 +274,34 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
                             })
                             .map_err(fault)?;
                         if fetch {
-                            regs[src.index()] = old;
+                            regs[src] = old;
                         }
                     }
-                    AtomicOp::Xchg => regs[src.index()] = m.atomic_rmw(addr, size, |_| s).map_err(fault)?,
-                    AtomicOp::CmpXchg => regs[0] = m.atomic_cmpxchg(addr, size, regs[0], s).map_err(fault)?,
+                    AtomicOp::Xchg => regs[src] = m.atomic_rmw(addr, size, |_| s).map_err(fault)?,
+                    AtomicOp::CmpXchg => regs.0[0] = m.atomic_cmpxchg(addr, size, regs.0[0], s).map_err(fault)?,
                 }
             }
             Insn::LdImm64 { dst, imm } => {
-                let unsupported = |k: Unsupported| trap(TrapCode::Unsupported, pc, k as u64);
-                regs[dst.index()] = match imm {
+                let unsupported = |k: u64| trap(TrapCode::Unsupported, pc, k);
+                regs[dst] = match imm {
                     Imm64::Value(v) => v,
-                    Imm64::MapIdx(idx) => vm.map(idx).ok_or(unsupported(Unsupported::MapIdx))?,
+                    Imm64::MapIdx(idx) => vm.map(idx).ok_or(unsupported(unsupported::MAP_INDEX))?,
                     // The offset is the second slot's imm, an unsigned offset into the value (the kernel
                     // rejects offsets beyond the value size).
                     Imm64::MapIdxValue { idx, off } => vm
                         .map_value(idx)
-                        .ok_or(unsupported(Unsupported::MapIdxValue))?
+                        .ok_or(unsupported(unsupported::MAP_INDEX))?
                         .wrapping_add(u64::from(off as u32)),
-                    Imm64::MapFd(_) => return Err(unsupported(Unsupported::MapFd)),
-                    Imm64::MapValue { .. } => return Err(unsupported(Unsupported::MapValue)),
-                    Imm64::BtfId { .. } => return Err(unsupported(Unsupported::BtfId)),
-                    Imm64::Func(_) => return Err(unsupported(Unsupported::Func)),
+                    Imm64::MapFd(_) => return Err(unsupported(unsupported::MAP_FD)),
+                    Imm64::MapValue { .. } => return Err(unsupported(unsupported::MAP_VALUE_FD)),
+                    Imm64::BtfId { .. } => return Err(unsupported(unsupported::BTF_ID)),
+                    Imm64::Func(_) => return Err(unsupported(unsupported::FUNC_REF)),
                 };
             }
-            Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, Unsupported::LdPacket as u64)),
+            Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, unsupported::LD_PACKET)),
             Insn::Ja { .. } => i = op.target as usize,
             Insn::Jcond { cond, width, lhs, rhs, .. } => {
-                let a = regs[lhs.index()];
+                let a = regs[lhs];
                 let b = operand(&regs, rhs, width);
                 let taken = match width {
                     Width::W64 => cond64(cond, a, b),
@@ -316,44 +314,47 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Helper(id)) => {
                 let f =
                     vm.helper(u64::from(id as u32)).ok_or(trap(TrapCode::UnknownHelper, pc, u64::from(id as u32)))?;
-                regs[0] = vm.call(f, pc as usize, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+                regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
                 if !vm.running() {
-                    return Ok(regs[0]);
+                    return Ok(regs.0[0]);
                 }
             }
             Insn::CallX { reg } => {
-                let v = regs[reg.index()];
+                let v = regs[reg];
                 let f = vm.helper(v).ok_or(trap(TrapCode::BadCallTarget, pc, v))?;
-                regs[0] = vm.call(f, pc as usize, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+                regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
                 if !vm.running() {
-                    return Ok(regs[0]);
+                    return Ok(regs.0[0]);
                 }
             }
             Insn::Call(CallTarget::Local(_)) => {
-                let top = regs[10].wrapping_sub(STACK_SIZE as u64);
+                let top = regs.0[10].wrapping_sub(STACK_SIZE as u64);
                 match top.checked_sub(STACK_SIZE as u64) {
-                    Some(bottom) if bottom >= stack_base && frames.len() + 1 < MAX_FRAMES => {}
+                    Some(bottom) if bottom >= stack_base && depth + 1 < MAX_FRAMES => {}
                     _ => return Err(trap(TrapCode::CallDepth, pc, 0)),
                 }
-                frames.push(Frame { regs, ret: i });
-                let mut callee = [0u64; Reg::COUNT];
-                callee[1..6].copy_from_slice(&regs[1..6]);
-                callee[10] = top;
+                frames[depth] = Frame { regs, ret: i };
+                depth += 1;
+                let mut callee = Regs([0; 16]);
+                callee.0[1..6].copy_from_slice(&regs.0[1..6]);
+                callee.0[10] = top;
                 regs = callee;
                 i = op.target as usize;
             }
             Insn::Call(CallTarget::Kfunc { .. }) => {
-                return Err(trap(TrapCode::Unsupported, pc, Unsupported::Kfunc as u64));
+                return Err(trap(TrapCode::Unsupported, pc, unsupported::KFUNC));
             }
-            Insn::Exit => match frames.pop() {
-                None => return Ok(regs[0]),
-                Some(f) => {
-                    let r0 = regs[0];
-                    regs = f.regs;
-                    regs[0] = r0;
-                    i = f.ret;
+            Insn::Exit => {
+                if depth == 0 {
+                    return Ok(regs.0[0]);
                 }
-            },
+                depth -= 1;
+                let f = frames[depth];
+                let r0 = regs.0[0];
+                regs = f.regs;
+                regs.0[0] = r0;
+                i = f.ret;
+            }
         }
     }
 }

@@ -121,6 +121,19 @@ pub(crate) struct InfoAttr {
     pub info: u64,
 }
 
+/// `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BtfLoadAttr {
+    pub btf: u64,
+    pub btf_log_buf: u64,
+    pub btf_size: u32,
+    pub btf_log_size: u32,
+    pub btf_log_level: u32,
+    /// Output (Linux ≥ 6.4): the log size the kernel needed, including the NUL.
+    pub btf_log_true_size: u32,
+}
+
 /// `BPF_ENABLE_STATS`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -292,6 +305,13 @@ mod tests {
         assert_eq!(offset_of!(InfoAttr, info), 8);
         assert_eq!(size_of::<InfoAttr>(), 16);
         assert_eq!(size_of::<EnableStatsAttr>(), 4);
+        assert_eq!(offset_of!(BtfLoadAttr, btf), 0);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_buf), 8);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_size), 16);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_size), 20);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_level), 24);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_true_size), 28);
+        assert_eq!(size_of::<BtfLoadAttr>(), 32);
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub enum Cmd {
     ObjGetInfoByFd = 15,
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`
     MapLookupAndDeleteElem = 21,
+    /// `BPF_BTF_LOAD`
+    BtfLoad = 18,
     /// `BPF_MAP_FREEZE`
     MapFreeze = 22,
     /// `BPF_ENABLE_STATS`
@@ -74,6 +76,7 @@ impl Cmd {
             Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            Cmd::BtfLoad => "BPF_BTF_LOAD",
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
             Cmd::EnableStats => "BPF_ENABLE_STATS",
         }
@@ -300,20 +303,24 @@ impl SysError {
     }
 }
 
-/// A failed `BPF_PROG_LOAD`.
+/// A failed `BPF_PROG_LOAD` or `BPF_BTF_LOAD`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
     /// The kernel refused the program; `log` is the verifier's log (empty at log level 0).
-    #[error("bpf(BPF_PROG_LOAD): {errno}{}", log_tail(log))]
+    #[error("bpf({cmd}): {errno}{}", log_tail(log))]
     Rejected {
+        /// `BPF_PROG_LOAD` or `BPF_BTF_LOAD`.
+        cmd: Cmd,
         /// What the kernel said.
         errno: Errno,
         /// The verifier log.
         log: String,
     },
     /// The arguments cannot be passed to the kernel as they are.
-    #[error("bpf(BPF_PROG_LOAD): invalid argument: {reason}")]
+    #[error("bpf({cmd}): invalid argument: {reason}")]
     Invalid {
+        /// `BPF_PROG_LOAD` or `BPF_BTF_LOAD`.
+        cmd: Cmd,
         /// What is wrong.
         reason: String,
     },
@@ -340,13 +347,13 @@ impl LoadError {
     /// trailer (`processed N insns ...`), or the errno when there is no log.
     pub fn reason(&self) -> String {
         match self {
-            LoadError::Rejected { errno, log } => log
+            LoadError::Rejected { errno, log, .. } => log
                 .lines()
                 .rev()
                 .map(str::trim)
                 .find(|l| !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time"))
                 .map_or_else(|| errno.to_string(), str::to_string),
-            LoadError::Invalid { reason } => reason.clone(),
+            LoadError::Invalid { reason, .. } => reason.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Programs: `BPF_PROG_LOAD` (with verifier log), `BPF_PROG_TEST_RUN`, `BPF_OBJ_GET_INFO_BY_FD` for
 //! programs, `BPF_PROG_GET_FD_BY_ID` and `BPF_ENABLE_STATS`.
 
-use super::attr::{EnableStatsAttr, GetIdAttr, InfoAttr, ProgLoadAttr, RawProgInfo, TestRunAttr};
+use super::attr::{BtfLoadAttr, EnableStatsAttr, GetIdAttr, InfoAttr, ProgLoadAttr, RawProgInfo, TestRunAttr};
 use super::*;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
@@ -37,14 +37,26 @@ pub struct ProgLoad<'a> {
     pub log_level: u32,
     /// Program name, at most 15 bytes of `[A-Za-z0-9_.]`.
     pub prog_name: &'a str,
+    /// The program's BTF (from [`btf_load`]), needed for `func_info`/`line_info`.
+    pub prog_btf_fd: Option<BorrowedFd<'a>>,
+    /// `struct bpf_func_info` records (`.BTF.ext`), `func_info_rec_size` bytes each.
+    pub func_info: &'a [u8],
+    /// Size of one func_info record (8 today).
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records, `line_info_rec_size` bytes each.
+    pub line_info: &'a [u8],
+    /// Size of one line_info record (16 today).
+    pub line_info_rec_size: u32,
+    /// Map fds referred to by index (`lddw` src 5/6, `BPF_PSEUDO_MAP_IDX`).
+    pub fd_array: &'a [i32],
 }
 
-/// A successfully loaded program and its verifier log.
+/// A successfully loaded object (program or BTF) and its log.
 #[derive(Debug)]
 pub struct LoadedProg {
-    /// The program fd.
+    /// The new fd.
     pub fd: OwnedFd,
-    /// The verifier log (empty at log level 0).
+    /// The verifier (or BTF) log (empty at log level 0).
     pub log: String,
 }
 
@@ -53,20 +65,32 @@ pub fn prog_load(args: &ProgLoad<'_>) -> Result<OwnedFd, LoadError> {
     prog_load_with_log(args).map(|p| p.fd)
 }
 
+/// Records of `rec_size` bytes: returns their count, checking the slice holds whole records.
+fn records(what: &str, bytes: &[u8], rec_size: u32) -> Result<u32, LoadError> {
+    let invalid = |reason: String| LoadError::Invalid { cmd: Cmd::ProgLoad, reason };
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    if rec_size == 0 || !bytes.len().is_multiple_of(rec_size as usize) {
+        return Err(invalid(format!("{what}: {} bytes are not whole records of {rec_size} bytes", bytes.len())));
+    }
+    u32::try_from(bytes.len() / rec_size as usize).map_err(|_| invalid(format!("{what}: too many records")))
+}
+
 /// Loads a program and also returns the verifier log of a successful load (useful with
 /// [`LOG_LEVEL_STATS`] to read `processed N insns`).
 pub fn prog_load_with_log(args: &ProgLoad<'_>) -> Result<LoadedProg, LoadError> {
+    let invalid = |reason: String| LoadError::Invalid { cmd: Cmd::ProgLoad, reason };
     if args.insns.is_empty() || !args.insns.len().is_multiple_of(8) {
-        return Err(LoadError::Invalid {
-            reason: format!("bytecode length {} is not a non-zero multiple of 8", args.insns.len()),
-        });
+        return Err(invalid(format!("bytecode length {} is not a non-zero multiple of 8", args.insns.len())));
     }
     let insn_cnt = u32::try_from(args.insns.len() / 8)
-        .map_err(|_| LoadError::Invalid { reason: format!("{} instructions is too many", args.insns.len() / 8) })?;
-    let license = CString::new(args.license)
-        .map_err(|_| LoadError::Invalid { reason: "license contains a NUL byte".to_string() })?;
-    let prog_name =
-        obj_name(Cmd::ProgLoad, args.prog_name).map_err(|e| LoadError::Invalid { reason: e.to_string() })?;
+        .map_err(|_| invalid(format!("{} instructions is too many", args.insns.len() / 8)))?;
+    let license = CString::new(args.license).map_err(|_| invalid("license contains a NUL byte".to_string()))?;
+    let prog_name = obj_name(Cmd::ProgLoad, args.prog_name).map_err(|e| invalid(e.to_string()))?;
+    check_fd_array_indices(args.insns, args.fd_array.len()).map_err(invalid)?;
+    let func_info_cnt = records("func_info", args.func_info, args.func_info_rec_size)?;
+    let line_info_cnt = records("line_info", args.line_info, args.line_info_rec_size)?;
     let base = ProgLoadAttr {
         prog_type: args.prog_type,
         insn_cnt,
@@ -76,37 +100,99 @@ pub fn prog_load_with_log(args: &ProgLoad<'_>) -> Result<LoadedProg, LoadError> 
         prog_flags: args.flags,
         prog_name,
         expected_attach_type: args.expected_attach_type,
+        prog_btf_fd: args.prog_btf_fd.map_or(0, fd_u32),
+        func_info_rec_size: if func_info_cnt > 0 { args.func_info_rec_size } else { 0 },
+        func_info: ptr_or_null(args.func_info),
+        func_info_cnt,
+        line_info_rec_size: if line_info_cnt > 0 { args.line_info_rec_size } else { 0 },
+        line_info: ptr_or_null(args.line_info),
+        line_info_cnt,
         attach_btf_id: args.attach_btf_id,
         attach_btf_obj_fd: args.attach_btf_obj_fd,
+        fd_array: if args.fd_array.is_empty() { 0 } else { args.fd_array.as_ptr() as u64 },
         ..ProgLoadAttr::default()
     };
-    match load_at_level(&base, args.log_level) {
-        Err(LoadError::Rejected { errno, log }) if args.log_level == 0 && log.is_empty() => {
-            // Load again with a log to learn the reason; keep the first errno if that load differs.
-            match load_at_level(&base, LOG_LEVEL_BRANCH) {
-                Err(LoadError::Rejected { log, .. }) => Err(LoadError::Rejected { errno, log }),
-                Ok(_) | Err(LoadError::Invalid { .. }) => Err(LoadError::Rejected { errno, log: String::new() }),
+    // SAFETY: every pointer in `base` comes from a slice or CString borrowed for this whole function,
+    // with the counts stored beside it: insns (insn_cnt * 8 bytes), license (NUL-terminated),
+    // func_info/line_info (cnt * rec_size bytes). The kernel reads fd_array only at the indices named by
+    // `lddw` src 5/6, which were checked to lie inside the slice.
+    unsafe { load_logged(&base, args.log_level) }
+}
+
+/// The kernel reads `fd_array[imm]` for every `lddw` with src 5 or 6 (`BPF_PSEUDO_MAP_IDX[_VALUE]`)
+/// without knowing the array's length, so those indices are checked here.
+fn check_fd_array_indices(insns: &[u8], len: usize) -> Result<(), String> {
+    for (i, slot) in insns.chunks_exact(8).enumerate() {
+        if slot[0] == 0x18 && matches!(slot[1] >> 4, 5 | 6) {
+            let idx = i32::from_le_bytes([slot[4], slot[5], slot[6], slot[7]]);
+            if usize::try_from(idx).map_or(true, |idx| idx >= len) {
+                return Err(format!("insn #{i}: map index {idx} is outside fd_array (length {len})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An attr with a verifier-style log: `BPF_PROG_LOAD` or `BPF_BTF_LOAD`.
+trait LogAttr: Copy {
+    const CMD: Cmd;
+    fn set_log(&mut self, level: u32, size: u32, buf: u64);
+    fn log_true_size(&self) -> u32;
+}
+
+impl LogAttr for ProgLoadAttr {
+    const CMD: Cmd = Cmd::ProgLoad;
+    fn set_log(&mut self, level: u32, size: u32, buf: u64) {
+        (self.log_level, self.log_size, self.log_buf) = (level, size, buf);
+    }
+    fn log_true_size(&self) -> u32 {
+        self.log_true_size
+    }
+}
+
+impl LogAttr for BtfLoadAttr {
+    const CMD: Cmd = Cmd::BtfLoad;
+    fn set_log(&mut self, level: u32, size: u32, buf: u64) {
+        (self.btf_log_level, self.btf_log_size, self.btf_log_buf) = (level, size, buf);
+    }
+    fn log_true_size(&self) -> u32 {
+        self.btf_log_true_size
+    }
+}
+
+/// Loads at `log_level`; when that fails at level 0 without a log, loads again at level 1 to get the
+/// reason (keeping the first errno).
+///
+/// # Safety
+/// Every pointer in `base` must be valid for what the kernel reads for `A::CMD` during this call.
+unsafe fn load_logged<A: LogAttr>(base: &A, log_level: u32) -> Result<LoadedProg, LoadError> {
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { load_at_level(base, log_level) } {
+        Err(LoadError::Rejected { cmd, errno, log }) if log_level == 0 && log.is_empty() => {
+            // SAFETY: as above.
+            match unsafe { load_at_level(base, LOG_LEVEL_BRANCH) } {
+                Err(LoadError::Rejected { log, .. }) => Err(LoadError::Rejected { cmd, errno, log }),
+                Ok(_) | Err(LoadError::Invalid { .. }) => Err(LoadError::Rejected { cmd, errno, log: String::new() }),
             }
         }
         other => other,
     }
 }
 
-fn load_at_level(base: &ProgLoadAttr, log_level: u32) -> Result<LoadedProg, LoadError> {
+/// # Safety
+/// As [`load_logged`].
+unsafe fn load_at_level<A: LogAttr>(base: &A, log_level: u32) -> Result<LoadedProg, LoadError> {
     let mut log_size = if log_level == 0 { 0 } else { INITIAL_LOG_SIZE };
     let mut eagain = 0;
     loop {
         let mut log = vec![0u8; log_size];
         let mut attr = *base;
         if log_size > 0 {
-            attr.log_level = log_level;
-            attr.log_size = log_size as u32;
-            attr.log_buf = log.as_mut_ptr() as u64;
+            attr.set_log(log_level, log_size as u32, log.as_mut_ptr() as u64);
         }
-        // SAFETY: `insns` points to `insn_cnt * 8` live bytes and `license` to a NUL-terminated string,
-        // both borrowed by `base` for the whole call; `log_buf` is `log_size` writable bytes owned by
-        // `log`, alive until after the call.
-        let result = unsafe { sys_bpf(Cmd::ProgLoad, &mut attr) };
+        // SAFETY: the pointers in `base` are valid by this function's contract; `log_buf` is
+        // `log_size` writable bytes owned by `log`, alive until after the call.
+        let result = unsafe { sys_bpf(A::CMD, &mut attr) };
         let text = || {
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
             String::from_utf8_lossy(&log[..end]).into_owned()
@@ -120,13 +206,23 @@ fn load_at_level(base: &ProgLoadAttr, log_level: u32) -> Result<LoadedProg, Load
                 if errno == Errno::ENOSPC && log_size > 0 && log_size < MAX_LOG_SIZE =>
             {
                 // The log did not fit. Linux >= 6.4 tells us how much it needed; older kernels do not.
-                let needed = attr.log_true_size as usize;
+                let needed = attr.log_true_size() as usize;
                 log_size = if needed > log_size { needed } else { log_size.saturating_mul(4) }.min(MAX_LOG_SIZE);
             }
-            Err(SysError::Kernel { errno, .. }) => return Err(LoadError::Rejected { errno, log: text() }),
-            Err(SysError::Invalid { reason, .. }) => return Err(LoadError::Invalid { reason }),
+            Err(SysError::Kernel { cmd, errno }) => return Err(LoadError::Rejected { cmd, errno, log: text() }),
+            Err(SysError::Invalid { cmd, reason }) => return Err(LoadError::Invalid { cmd, reason }),
         }
     }
+}
+
+/// Loads raw BTF (`.BTF` section bytes: header, types, strings) into the kernel. At `log_level` 0 a
+/// rejection is retried at level 1 so the error carries the kernel's reason.
+pub fn btf_load(btf: &[u8], log_level: u32) -> Result<LoadedProg, LoadError> {
+    let btf_size = u32::try_from(btf.len())
+        .map_err(|_| LoadError::Invalid { cmd: Cmd::BtfLoad, reason: format!("{} bytes of BTF", btf.len()) })?;
+    let base = BtfLoadAttr { btf: ptr_or_null(btf), btf_size, ..BtfLoadAttr::default() };
+    // SAFETY: `btf` points to `btf_size` readable bytes borrowed for this call.
+    unsafe { load_logged(&base, log_level) }
 }
 
 /// Arguments of [`prog_test_run`]. Empty slices are passed as NULL, as some program types require.

@@ -379,3 +379,113 @@ fn map_in_map_info_and_reopen() {
     assert_eq!(again.info(), outer.info());
     assert_eq!(map_get_fd_by_id(u32::MAX).unwrap_err().errno(), Some(Errno::ENOENT));
 }
+
+/// Minimal BTF: [1] `int` (4 bytes, signed), [2] `int (void)` prototype, [3] global function `main`.
+fn tiny_btf() -> Vec<u8> {
+    let strings = b"\0int\0main\0";
+    let mut types = Vec::new();
+    let mut word = |w: u32| types.extend_from_slice(&w.to_le_bytes());
+    // INT: name "int", kind 1, size 4, encoding SIGNED, 32 bits.
+    word(1);
+    word(1 << 24);
+    word(4);
+    word((1 << 24) | 32);
+    // FUNC_PROTO: kind 13, no parameters, returns type 1.
+    word(0);
+    word(13 << 24);
+    word(1);
+    // FUNC: name "main", kind 12, linkage global (1), type 2.
+    word(5);
+    word((12 << 24) | 1);
+    word(2);
+    let mut btf = Vec::new();
+    btf.extend_from_slice(&0xeb9fu16.to_le_bytes());
+    btf.extend_from_slice(&[1, 0]);
+    for w in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+        btf.extend_from_slice(&w.to_le_bytes());
+    }
+    btf.extend_from_slice(&types);
+    btf.extend_from_slice(strings);
+    btf
+}
+
+#[test]
+fn btf_load_and_typed_map() {
+    require_kernel();
+    let btf = btf_load(&tiny_btf(), 0).unwrap();
+    let map = map_create(&MapCreate {
+        map_type: BPF_MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        btf_fd: Some(btf.fd.as_fd()),
+        btf_key_type_id: 1,
+        btf_value_type_id: 1,
+        ..MapCreate::default()
+    })
+    .unwrap();
+    let info = map_info(map.fd()).unwrap();
+    assert!(info.btf_id > 0);
+    assert_eq!((info.btf_key_type_id, info.btf_value_type_id), (1, 1));
+
+    let mut bad = tiny_btf();
+    bad[0] = 0;
+    let err = btf_load(&bad, 0).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::EINVAL), "{err}");
+    assert!(err.to_string().starts_with("bpf(BPF_BTF_LOAD): EINVAL"), "{err}");
+}
+
+#[test]
+fn program_with_func_info() {
+    require_kernel();
+    let btf = btf_load(&tiny_btf(), 0).unwrap();
+    let func_info: Vec<u8> = [0u32, 3].iter().flat_map(|w| w.to_le_bytes()).collect();
+    let fd = prog_load(&ProgLoad {
+        prog_type: BPF_PROG_TYPE_SYSCALL,
+        insns: &code(&[mov(Reg::R0, 0), Insn::Exit]),
+        license: "GPL",
+        flags: BPF_F_SLEEPABLE,
+        prog_btf_fd: Some(btf.fd.as_fd()),
+        func_info: &func_info,
+        func_info_rec_size: 8,
+        ..ProgLoad::default()
+    })
+    .unwrap();
+    assert!(prog_info(fd.as_fd()).unwrap().btf_id > 0);
+    let err = prog_load(&ProgLoad { func_info: &func_info[..6], func_info_rec_size: 8, ..ProgLoad::default() });
+    assert!(matches!(err, Err(LoadError::Invalid { .. })));
+}
+
+#[test]
+fn map_by_index_through_fd_array() {
+    require_kernel();
+    let map = map_create(&MapCreate {
+        map_type: BPF_MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        ..MapCreate::default()
+    })
+    .unwrap();
+    map_update(&map, &0u32.to_le_bytes(), &77u64.to_le_bytes(), BPF_ANY).unwrap();
+    let insns = code(&[
+        Insn::LdImm64 { dst: Reg::R1, imm: Imm64::MapIdxValue { idx: 1, off: 0 } },
+        Insn::Load { size: Size::DW, signed: false, dst: Reg::R0, base: Reg::R1, off: 0 },
+        Insn::Exit,
+    ]);
+    let fds = [-1, map.fd().as_raw_fd()];
+    let load = |fd_array| {
+        prog_load(&ProgLoad {
+            prog_type: BPF_PROG_TYPE_SYSCALL,
+            insns: &insns,
+            license: "GPL",
+            flags: BPF_F_SLEEPABLE,
+            fd_array,
+            ..ProgLoad::default()
+        })
+    };
+    let fd = load(&fds).unwrap();
+    assert_eq!(prog_test_run(fd.as_fd(), &TestRun::default()).unwrap().retval, 77);
+    // Index 1 is outside a one-element fd_array: refused before the kernel reads past it.
+    assert!(matches!(load(&fds[..1]), Err(LoadError::Invalid { .. })));
+}
