@@ -504,6 +504,25 @@ fn get_stackid_jhash_buckets() -> Result<()> {
     Ok(())
 }
 
+/// Program-controlled sizes beyond what the program may touch stop it with an out-of-bounds trap before
+/// the runtime allocates anything (a 4 GiB size must not become a 4 GiB buffer).
+fn huge_sizes_trap() -> Result<()> {
+    let rig = Rig::new(vec![spec(MapType::RingBuf, 0, 0, 4096)])?;
+    for (what, asm) in [
+        ("probe_read_user", "mov %r1, %r10\nadd %r1, -8\nlddw %r2, 0xffffffff\nmov %r3, 0\ncall 112\nexit".to_string()),
+        ("get_current_comm", "mov %r1, %r10\nadd %r1, -8\nlddw %r2, 0xffffffff\ncall 16\nexit".to_string()),
+        ("get_stack", "mov %r2, %r10\nadd %r2, -8\nlddw %r3, 0xfffffff8\nmov %r4, 0\ncall 67\nexit".to_string()),
+        (
+            "ringbuf_output",
+            format!("{}\nmov %r2, %r10\nadd %r2, -8\nlddw %r3, 0xffffffff\nmov %r4, 0\ncall 130\nexit", map(1, 0)),
+        ),
+    ] {
+        let (o, _) = run(&rig, &asm)?;
+        ensure!(o.trap_code() == Some(TrapCode::OutOfBounds), "{what}: {o:?}");
+    }
+    Ok(())
+}
+
 /// A value that is not a map handle stops the program instead of being dereferenced.
 fn bad_map_handle_traps() -> Result<()> {
     let rig = Rig::new(vec![])?;
@@ -533,6 +552,7 @@ fn main() {
         ("task::get_stack_from_host", get_stack_from_host),
         ("task::get_stackid_jhash_buckets", get_stackid_jhash_buckets),
         ("probe::sources_and_faults", probe_read_sources_and_faults),
+        ("probe::huge_sizes_trap", huge_sizes_trap),
         ("strings::strtol_and_strncmp", strtol_and_strncmp),
         ("control::tail_call_filled_and_empty", tail_call_filled_and_empty),
         ("control::loop_through_callback_hook", loop_through_callback_hook),

@@ -3,7 +3,7 @@
 //! gives the same durations every run, and fall back to this machine's `CLOCK_MONOTONIC` when the event
 //! has no timestamp.
 
-use super::{host, neg, write};
+use super::{host, neg, writable, write};
 use crate::declare_helper;
 use crate::exec::HelperCtx;
 use crate::helpers::host::monotonic_ns;
@@ -63,6 +63,9 @@ fn comm_body(cx: &mut HelperCtx<'_>, buf: u64, size: u64, _: u64, _: u64, _: u64
     if size == 0 {
         return 0;
     }
+    if !writable(cx, buf, size) {
+        return 0;
+    }
     let comm = cx.event().comm;
     let len = comm.iter().position(|&c| c == 0).unwrap_or(comm.len()).min(size - 1);
     let mut out = vec![0u8; size];
@@ -97,6 +100,9 @@ const BPF_F_USER_BUILD_ID: u64 = 1 << 11;
 fn get_stack_body(cx: &mut HelperCtx<'_>, _ctx: u64, buf: u64, size: u64, flags: u64, _: u64) -> u64 {
     let Some(h) = host(cx, 67) else { return 0 };
     let size = size as u32 as usize;
+    if !writable(cx, buf, size) {
+        return 0;
+    }
     let fail = |cx: &mut HelperCtx<'_>, e: i32| write(cx, buf, &vec![0; size]).map_or(0, |_| neg(e));
     if flags & !(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) != 0
         || flags & BPF_F_USER_BUILD_ID != 0
