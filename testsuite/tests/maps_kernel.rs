@@ -538,6 +538,60 @@ fn jhash2_matches_kernel() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Our raw dump is `bpftool map dump` of the kernel's map with the same contents, byte for byte.
+fn dump_matches_bpftool(s: MapSpec, elems: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), Failed> {
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let reg = MapRegistry::new();
+    let fd = reg.create(s.clone())?;
+    for (k, v) in &elems {
+        bpf::map_update(&kmap, k, v, 0).map_err(|e| format!("kernel update: {e}"))?;
+        reg.update(fd, k, v, 0)?;
+    }
+    let out = std::process::Command::new("bpftool")
+        .args(["map", "dump", "id", &kmap.info().id.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run bpftool (needed as the dump oracle): {e}"))?;
+    // bpftool exits non-zero after dumping a keyless map (get_next_key fails) but still prints the footer.
+    if out.stdout.is_empty() {
+        return Err(format!("bpftool printed nothing: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let want = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ours = reg.get(fd)?.dump(None);
+    if ours != want {
+        return Err(format!("bpftool:\n{want}\nours:\n{ours}").into());
+    }
+    Ok(())
+}
+
+fn dump_trials() -> Vec<Trial> {
+    let ncpus = bpfc_runtime::maps::possible_cpus() as usize;
+    let bytes = |n: usize, seed: u8| (0..n).map(|i| seed.wrapping_add((i as u8).wrapping_mul(7))).collect::<Vec<u8>>();
+    let percpu =
+        |vs: usize| (0..ncpus).flat_map(|c| bytes(8 * vs.div_ceil(8), 0x10 * (c as u8 + 1))).collect::<Vec<u8>>();
+    let cases: Vec<(&str, MapSpec, Vec<(Vec<u8>, Vec<u8>)>)> = vec![
+        ("array_k4_v8", spec(MapType::Array, 4, 8, 3, 0), vec![(k32(1), bytes(8, 1))]),
+        ("array_k4_v12", spec(MapType::Array, 4, 12, 2, 0), vec![(k32(0), bytes(12, 3))]),
+        ("array_k4_v17", spec(MapType::Array, 4, 17, 1, 0), vec![(k32(0), bytes(17, 5))]),
+        ("hash_k20_v40", spec(MapType::Hash, 20, 40, 2, 0), vec![(bytes(20, 9), bytes(40, 11))]),
+        ("hash_k8_v16", spec(MapType::Hash, 8, 16, 2, 0), vec![(bytes(8, 13), bytes(16, 15))]),
+        ("hash_k12_v16", spec(MapType::Hash, 12, 16, 2, 0), vec![(bytes(12, 17), bytes(16, 19))]),
+        ("percpu_array_v4", spec(MapType::PercpuArray, 4, 4, 1, 0), vec![(k32(0), percpu(4))]),
+        ("percpu_hash_v20", spec(MapType::PercpuHash, 4, 20, 2, 0), vec![(k32(7), percpu(20))]),
+        ("queue", spec(MapType::Queue, 0, 4, 2, 0), vec![(vec![], bytes(4, 1))]),
+        ("empty_hash", spec(MapType::Hash, 4, 4, 2, 0), vec![]),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, s, elems)| {
+            Trial::test(format!("dump::{name}"), move || dump_matches_bpftool(s.clone(), elems.clone()))
+        })
+        .collect()
+}
+
+fn k32(i: u32) -> Vec<u8> {
+    i.to_le_bytes().to_vec()
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -545,6 +599,7 @@ fn main() {
         Ok(()) => {
             trials.extend(create_trials());
             trials.extend(seq_trials());
+            trials.extend(dump_trials());
             trials.push(Trial::test("lru::overflow_properties", || lru_overflow(false)));
             trials.push(Trial::test("lru::percpu_overflow_properties", || lru_overflow(true)));
             trials.push(Trial::test("map_in_map::array_of_maps", || map_in_map(MapType::ArrayOfMaps)));

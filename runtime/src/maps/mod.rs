@@ -25,6 +25,7 @@
 mod arena;
 mod array;
 pub mod bench;
+mod dump;
 mod hash;
 mod lpm;
 mod queue;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use arena::{Arena, round8};
 pub use array::{ArrayMap, FdArray, PerfEventArray, PerfSample};
+pub use dump::hex;
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use queue::{BloomFilter, QueueMap};
@@ -693,25 +695,6 @@ impl Map {
         }
     }
 
-    /// A raw dump: one line per element, `key: <hex> value: <hex>` as `bpftool map dump` prints without
-    /// BTF. `fmt` formats (key, value) when given (the BTF-typed printer plugs in here).
-    pub fn dump(&self, fmt: Option<&ElemFormatter>) -> String {
-        let mut s = String::new();
-        for (k, v) in self.iterate() {
-            match fmt {
-                Some(f) => s.push_str(&f(&k, &v)),
-                None => {
-                    s.push_str("key: ");
-                    s.push_str(&hex(&k));
-                    s.push_str("  value: ");
-                    s.push_str(&hex(&v));
-                }
-            }
-            s.push('\n');
-        }
-        s
-    }
-
     /// The ring buffer, for ringbuf helpers and consumers.
     pub fn ringbuf(&self) -> Option<&RingBuf> {
         match &self.kind {
@@ -779,18 +762,6 @@ impl Map {
 
 /// Formats one (key, value) pair for [`Map::dump`].
 pub type ElemFormatter = dyn Fn(&[u8], &[u8]) -> String;
-
-/// Lower-case hex bytes separated by spaces, as bpftool prints them.
-pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 3);
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
-}
 
 /// Reads a u32 key (array index).
 pub(crate) fn key_u32(key: &[u8]) -> u32 {
