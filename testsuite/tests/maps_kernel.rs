@@ -568,7 +568,8 @@ fn dump_trials() -> Vec<Trial> {
     let bytes = |n: usize, seed: u8| (0..n).map(|i| seed.wrapping_add((i as u8).wrapping_mul(7))).collect::<Vec<u8>>();
     let percpu =
         |vs: usize| (0..ncpus).flat_map(|c| bytes(8 * vs.div_ceil(8), 0x10 * (c as u8 + 1))).collect::<Vec<u8>>();
-    let cases: Vec<(&str, MapSpec, Vec<(Vec<u8>, Vec<u8>)>)> = vec![
+    type DumpCase = (&'static str, MapSpec, Vec<(Vec<u8>, Vec<u8>)>);
+    let cases: Vec<DumpCase> = vec![
         ("array_k4_v8", spec(MapType::Array, 4, 8, 3, 0), vec![(k32(1), bytes(8, 1))]),
         ("array_k4_v12", spec(MapType::Array, 4, 12, 2, 0), vec![(k32(0), bytes(12, 3))]),
         ("array_k4_v17", spec(MapType::Array, 4, 17, 1, 0), vec![(k32(0), bytes(17, 5))]),
