@@ -563,6 +563,43 @@ fn dump_matches_bpftool(s: MapSpec, elems: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()
     Ok(())
 }
 
+/// After `BPF_MAP_FREEZE` the host gets -EPERM for writes and for a second freeze; reads still work.
+fn freeze() -> Result<(), Failed> {
+    let s = spec(MapType::Hash, 4, 4, 4, 0);
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let reg = MapRegistry::new();
+    let fd = reg.create(s)?;
+    let both = |what: &str, k: Result<(), i32>, o: Result<(), i32>| -> Result<(), Failed> {
+        if k != o {
+            return Err(format!("{what}: kernel {k:?}, ours {o:?}").into());
+        }
+        Ok(())
+    };
+    both(
+        "update",
+        bpf::map_update(&kmap, &k32(1), &k32(1), 0).map_err(kerr),
+        reg.update(fd, &k32(1), &k32(1), 0).map_err(|e| e.errno()),
+    )?;
+    both("freeze", bpf::map_freeze(&kmap).map_err(kerr), reg.freeze(fd).map_err(|e| e.errno()))?;
+    both("freeze again", bpf::map_freeze(&kmap).map_err(kerr), reg.freeze(fd).map_err(|e| e.errno()))?;
+    both(
+        "update frozen",
+        bpf::map_update(&kmap, &k32(2), &k32(2), 0).map_err(kerr),
+        reg.update(fd, &k32(2), &k32(2), 0).map_err(|e| e.errno()),
+    )?;
+    both(
+        "delete frozen",
+        bpf::map_delete(&kmap, &k32(1)).map_err(kerr),
+        reg.delete(fd, &k32(1)).map_err(|e| e.errno()),
+    )?;
+    both(
+        "lookup frozen",
+        bpf::map_lookup(&kmap, &k32(1), 0).map(|_| ()).map_err(kerr),
+        reg.lookup(fd, &k32(1)).map(|_| ()).map_err(|e| e.errno()),
+    )?;
+    Ok(())
+}
+
 fn dump_trials() -> Vec<Trial> {
     let ncpus = bpfc_runtime::maps::possible_cpus() as usize;
     let bytes = |n: usize, seed: u8| (0..n).map(|i| seed.wrapping_add((i as u8).wrapping_mul(7))).collect::<Vec<u8>>();
@@ -601,6 +638,7 @@ fn main() {
             trials.extend(create_trials());
             trials.extend(seq_trials());
             trials.extend(dump_trials());
+            trials.push(Trial::test("freeze::host_writes_refused", freeze));
             trials.push(Trial::test("lru::overflow_properties", || lru_overflow(false)));
             trials.push(Trial::test("lru::percpu_overflow_properties", || lru_overflow(true)));
             trials.push(Trial::test("map_in_map::array_of_maps", || map_in_map(MapType::ArrayOfMaps)));

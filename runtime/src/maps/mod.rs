@@ -86,6 +86,8 @@ const ACCESS_MASK: u32 = BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F
 
 /// Errno values the kernel returns from map operations (positive; helpers return the negation).
 pub mod errno {
+    /// Operation not permitted (frozen map).
+    pub const EPERM: i32 = 1;
     /// No such entry.
     pub const ENOENT: i32 = 2;
     /// Bad file descriptor.
@@ -276,6 +278,9 @@ pub enum MapError {
         /// The operation.
         op: &'static str,
     },
+    /// `-EPERM`: the map is frozen (`BPF_MAP_FREEZE`) and the host may no longer write it.
+    #[error("map is frozen")]
+    Frozen,
     /// `-ENOMEM`: the arena could not be sized.
     #[error("cannot allocate {bytes} bytes")]
     NoMem {
@@ -298,6 +303,7 @@ impl MapError {
             MapError::NotSupported { .. } => errno::ENOTSUPP,
             MapError::OpNotSupported { .. } => errno::EOPNOTSUPP,
             MapError::NoMem { .. } => errno::ENOMEM,
+            MapError::Frozen => errno::EPERM,
         }
     }
 
@@ -355,6 +361,7 @@ pub struct Map {
     fd: u32,
     ncpus: u32,
     handle: Box<MapHandle>,
+    frozen: std::sync::atomic::AtomicBool,
     pub(crate) kind: Kind,
 }
 
@@ -435,7 +442,7 @@ impl Map {
             value_size: spec.value_size,
             max_entries: spec.max_entries,
         });
-        Ok(Map { spec, map_type, fd, ncpus, handle, kind })
+        Ok(Map { spec, map_type, fd, ncpus, handle, frozen: Default::default(), kind })
     }
 
     /// The creation attributes.
@@ -590,6 +597,25 @@ impl Map {
 
     // ---- host side (the bpf() syscall's view) ----
 
+    /// `BPF_MAP_FREEZE`: from now on the host may not update or delete (programs still may, unless the map
+    /// is `BPF_F_RDONLY_PROG`). -EPERM when already frozen, as the kernel says.
+    pub fn freeze(&self) -> MapResult<()> {
+        if self.frozen.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            // A frozen map has lost write permission, so the kernel refuses a second freeze with -EPERM.
+            return Err(MapError::Frozen);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Map::freeze`] was called.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn check_writable(&self) -> MapResult<()> {
+        if self.is_frozen() { Err(MapError::Frozen) } else { Ok(()) }
+    }
+
     /// `BPF_MAP_LOOKUP_ELEM`: the value (all CPUs for per-CPU maps; the inner map's fd for map-in-map, the
     /// program id for prog arrays; queue/stack: peek).
     pub fn lookup(&self, key: &[u8]) -> MapResult<Vec<u8>> {
@@ -614,6 +640,7 @@ impl Map {
 
     /// `BPF_MAP_UPDATE_ELEM` with a host value buffer ([`Map::host_value_size`] bytes).
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> MapResult<()> {
+        self.check_writable()?;
         match &self.kind {
             Kind::Queue(q) => return q.push(value, flags),
             Kind::Bloom(b) => return b.push(value, flags),
@@ -640,6 +667,7 @@ impl Map {
 
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (queue/stack: pop; hash maps: lookup then delete).
     pub fn lookup_and_delete(&self, key: &[u8]) -> MapResult<Vec<u8>> {
+        self.check_writable()?;
         match &self.kind {
             Kind::Queue(q) => q.pop(true),
             Kind::Hash(h) => {

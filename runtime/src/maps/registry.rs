@@ -147,9 +147,18 @@ impl MapRegistry {
         self.get(fd)?.lookup(key)
     }
 
-    /// `BPF_MAP_DELETE_ELEM`.
+    /// `BPF_MAP_DELETE_ELEM` (the host side: refused on a frozen map).
     pub fn delete(&self, fd: u32, key: &[u8]) -> MapResult<()> {
-        self.get(fd)?.delete(key)
+        let m = self.get(fd)?;
+        if m.is_frozen() {
+            return Err(MapError::Frozen);
+        }
+        m.delete(key)
+    }
+
+    /// `BPF_MAP_FREEZE`.
+    pub fn freeze(&self, fd: u32) -> MapResult<()> {
+        self.get(fd)?.freeze()
     }
 
     /// `BPF_MAP_GET_NEXT_KEY`.
@@ -167,6 +176,9 @@ impl MapRegistry {
     /// template has `BPF_F_INNER_MAP`).
     pub fn update(&self, fd: u32, key: &[u8], value: &[u8], flags: u64) -> MapResult<()> {
         let map = self.get(fd)?;
+        if map.is_frozen() {
+            return Err(MapError::Frozen);
+        }
         let tmpl = match &map.kind {
             Kind::Fd(f) => f.inner.clone(),
             Kind::Hash(h) => h.inner.clone(),
