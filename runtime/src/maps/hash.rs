@@ -10,7 +10,7 @@
 //! lookup or an update moves an element to the front, and an insert into a full map evicts the tail
 //! instead of failing with -E2BIG.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::array::{KMALLOC_MAX_SIZE, PCPU_MIN_UNIT_SIZE, arena_bytes, copy_value_in};
 use super::slot_table::{SlotTable, hash_key};
@@ -73,7 +73,8 @@ impl Index {
 pub struct HashMap {
     keys: Arena,
     values: Arena,
-    index: Mutex<Index>,
+    /// Read-locked by lookups (except LRU ones, which reorder the list), write-locked by changes.
+    index: RwLock<Index>,
     key_size: usize,
     key_stride: usize,
     value_size: usize,
@@ -132,7 +133,7 @@ impl HashMap {
         Ok(HashMap {
             keys,
             values,
-            index: Mutex::new(index),
+            index: RwLock::new(index),
             key_size: spec.key_size as usize,
             key_stride,
             value_size: spec.value_size as usize,
@@ -153,8 +154,12 @@ impl HashMap {
         ix.table.find(hash_key(key), |s| self.keys.eq_bytes(s as usize * self.key_stride, key))
     }
 
-    fn index(&self) -> MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    fn index(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn index_read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn keys(&self) -> &Arena {
@@ -175,7 +180,7 @@ impl HashMap {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.index().table.len()
+        self.index_read().table.len()
     }
 
     /// Whether the map is empty.
@@ -184,11 +189,14 @@ impl HashMap {
     }
 
     pub(crate) fn prog_lookup(&self, key: &[u8], cpu: u32) -> Option<Found> {
-        let mut ix = self.index();
-        let (_, slot) = self.find(&ix, key)?;
         if self.lru {
+            let mut ix = self.index();
+            let (_, slot) = self.find(&ix, key)?;
             ix.touch(slot);
+            return Some(Found::Value(self.values.addr(self.voff(slot, cpu))));
         }
+        let ix = self.index_read();
+        let (_, slot) = self.find(&ix, key)?;
         if self.inner.is_some() {
             return ix.inner[slot as usize].as_ref().map(|m| Found::Map(m.handle_addr()));
         }
@@ -211,7 +219,7 @@ impl HashMap {
     }
 
     pub(crate) fn lookup(&self, key: &[u8]) -> MapResult<Vec<u8>> {
-        let ix = self.index();
+        let ix = self.index_read();
         let (_, slot) = self.find(&ix, key).ok_or(MapError::NotFound)?;
         Ok(self.read_host(&ix, slot))
     }
@@ -326,7 +334,7 @@ impl HashMap {
     }
 
     pub(crate) fn get_next_key(&self, key: Option<&[u8]>) -> MapResult<Vec<u8>> {
-        let ix = self.index();
+        let ix = self.index_read();
         let start = match key.and_then(|k| self.find(&ix, k)) {
             Some((_, s)) => s as usize + 1,
             None => 0,
@@ -337,7 +345,7 @@ impl HashMap {
 
     /// (key address, value address for `cpu`) of every element, in slot order.
     pub(crate) fn elem_addrs(&self, cpu: u32) -> Vec<(u64, u64)> {
-        let ix = self.index();
+        let ix = self.index_read();
         (0..ix.used.len() as u32)
             .filter(|&s| ix.used[s as usize])
             .map(|s| (self.keys.addr(s as usize * self.key_stride), self.values.addr(self.voff(s, cpu))))

@@ -5,7 +5,8 @@
 //! 8), × ncpus for per-CPU maps; hash keys in a second arena), so a value address handed to a program stays
 //! valid until its element is deleted, and the arenas are published as [`Region`]s for the interpreter and
 //! checked native code. Indexes (hash tables, LRU lists, queue cursors) sit behind a mutex per map; array
-//! values are reached without a lock, as in the kernel.
+//! values are reached without a lock, as in the kernel; hash lookups take a read lock (LRU lookups, which
+//! reorder the recency list, and all changes take the write lock).
 //!
 //! Per-CPU maps: the runtime has `ncpus` CPU slots (by default the machine's possible CPUs, as the kernel's
 //! `num_possible_cpus()`, so host-side per-CPU value buffers have the kernel's layout). A running program
