@@ -1,10 +1,11 @@
 //! BPF maps with the kernel's semantics (kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c,
-//! queue_stack_maps.c, ringbuf.c, bloom_filter.c): the same creation checks, update flags and error codes.
+//! queue_stack_maps.c, ringbuf.c, bloom_filter.c, stackmap.c): the same creation checks, update flags and
+//! error codes, and `bpftool map dump`'s output format.
 //!
 //! Storage never moves: every map allocates its [`Arena`] at creation (max_entries × round_up(value_size,
 //! 8), × ncpus for per-CPU maps; hash keys in a second arena), so a value address handed to a program stays
 //! valid until its element is deleted, and the arenas are published as [`Region`]s for the interpreter and
-//! checked native code. Indexes (hash tables, LRU lists, queue cursors) sit behind a mutex per map; array
+//! checked native code. Indexes (hash tables, LRU lists, queues) sit behind a lock per map; array
 //! values are reached without a lock, as in the kernel; hash lookups take a read lock (LRU lookups, which
 //! reorder the recency list, and all changes take the write lock).
 //!
