@@ -104,7 +104,7 @@ impl Session {
             .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
             .collect();
         let opts = CodegenOptions {
-            lower: LowerOptions { checked, map_count: input.maps.len() as u32 },
+            lower: LowerOptions { checked, maps: input.maps.clone() },
             target: None,
             verify_ir: cfg!(debug_assertions),
             pic: engine == Engine::Aot,

@@ -149,7 +149,7 @@ fn main() -> Result<()> {
         .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
         .collect();
     let opts = CodegenOptions {
-        lower: LowerOptions { checked: false, map_count: input.maps.len() as u32 },
+        lower: LowerOptions { checked: false, maps: input.maps.clone() },
         ..Default::default()
     };
     let t = Instant::now();

@@ -31,7 +31,7 @@ fn snapshot(case: &'static str, checked: bool) -> Result<(), String> {
     let code = decode(&parsed.code).map_err(|e| e.to_string())?;
     let name = case.replace('-', "_");
     let prog = ProgramSource { name: &name, section: "", prog_type: ProgType::Unspec, code: &code };
-    let opts = CodegenOptions { lower: LowerOptions { checked, map_count: 0 }, ..Default::default() };
+    let opts = CodegenOptions { lower: LowerOptions { checked, maps: vec![] }, ..Default::default() };
     let text = clif_text(&[prog], &opts).map_err(|e| e.to_string())?;
     let suffix = if checked { ".checked" } else { "" };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(format!("{case}{suffix}.clif"));

@@ -205,7 +205,7 @@ fn perf_event_output_current_cpu() -> Result<()> {
 fn stack_str(s: &str, off: i32) -> String {
     let mut b = s.as_bytes().to_vec();
     b.push(0);
-    while b.len() % 8 != 0 {
+    while !b.len().is_multiple_of(8) {
         b.push(0);
     }
     let mut out = String::new();
@@ -481,6 +481,48 @@ fn get_stack_from_host() -> Result<()> {
     Ok(())
 }
 
+/// get_stackid stores the event's stack under the kernel's jhash2 bucket and returns the same id again.
+fn get_stackid_jhash_buckets() -> Result<()> {
+    let rig = Rig::new(vec![spec(MapType::StackTrace, 4, 16, 8)])?;
+    rig.host.set_stacks(Stacks { kernel: vec![0xffff_ffff_8100_0010, 0xffff_ffff_8100_0020, 0x30], user: vec![] });
+    let call = |flags: i32| format!("{}\nmov %r3, {flags}\ncall 27\nexit", map(2, 0));
+    let (o, _) = run(&rig, &call(0))?;
+    let id = exit(o)?;
+    let ips: Vec<u32> = [0xffff_ffff_8100_0010u64, 0xffff_ffff_8100_0020]
+        .iter()
+        .flat_map(|ip| [*ip as u32, (*ip >> 32) as u32])
+        .collect();
+    ensure!(id == (bpfc_runtime::maps::jhash2(&ips, 0) & 7) as i64, "id {id}");
+    let (o, _) = run(&rig, &call(0))?;
+    ensure!(exit(o)? == id, "same stack, same id");
+    let v = rig.maps().lookup(rig.fds[0], &(id as u32).to_le_bytes())?;
+    ensure!(v[..8] == 0xffff_ffff_8100_0010u64.to_le_bytes(), "{v:?}");
+    let (o, _) = run(&rig, &call(3))?;
+    ensure!(exit(o)? == -14, "skipping every frame: -EFAULT");
+    let (o, _) = run(&rig, &call(1 << 12))?;
+    ensure!(exit(o)? == -22, "unknown flag: -EINVAL");
+    Ok(())
+}
+
+/// Program-controlled sizes beyond what the program may touch stop it with an out-of-bounds trap before
+/// the runtime allocates anything (a 4 GiB size must not become a 4 GiB buffer).
+fn huge_sizes_trap() -> Result<()> {
+    let rig = Rig::new(vec![spec(MapType::RingBuf, 0, 0, 4096)])?;
+    for (what, asm) in [
+        ("probe_read_user", "mov %r1, %r10\nadd %r1, -8\nlddw %r2, 0xffffffff\nmov %r3, 0\ncall 112\nexit".to_string()),
+        ("get_current_comm", "mov %r1, %r10\nadd %r1, -8\nlddw %r2, 0xffffffff\ncall 16\nexit".to_string()),
+        ("get_stack", "mov %r2, %r10\nadd %r2, -8\nlddw %r3, 0xfffffff8\nmov %r4, 0\ncall 67\nexit".to_string()),
+        (
+            "ringbuf_output",
+            format!("{}\nmov %r2, %r10\nadd %r2, -8\nlddw %r3, 0xffffffff\nmov %r4, 0\ncall 130\nexit", map(1, 0)),
+        ),
+    ] {
+        let (o, _) = run(&rig, &asm)?;
+        ensure!(o.trap_code() == Some(TrapCode::OutOfBounds), "{what}: {o:?}");
+    }
+    Ok(())
+}
+
 /// A value that is not a map handle stops the program instead of being dereferenced.
 fn bad_map_handle_traps() -> Result<()> {
     let rig = Rig::new(vec![])?;
@@ -491,7 +533,8 @@ fn bad_map_handle_traps() -> Result<()> {
 
 fn main() {
     let args = Arguments::from_args();
-    let cases: Vec<(&str, fn() -> Result<()>)> = vec![
+    type CaseFn = fn() -> Result<()>;
+    let cases: Vec<(&str, CaseFn)> = vec![
         ("maps::hash_update_lookup_atomic", hash_update_lookup_atomic),
         ("maps::hash_errnos", hash_errnos),
         ("maps::array_bounds_and_direct_value", array_bounds_and_direct_value),
@@ -507,7 +550,9 @@ fn main() {
         ("output::snprintf_truncates", snprintf_truncates),
         ("task::answers_from_event", task_helpers_answer_from_event),
         ("task::get_stack_from_host", get_stack_from_host),
+        ("task::get_stackid_jhash_buckets", get_stackid_jhash_buckets),
         ("probe::sources_and_faults", probe_read_sources_and_faults),
+        ("probe::huge_sizes_trap", huge_sizes_trap),
         ("strings::strtol_and_strncmp", strtol_and_strncmp),
         ("control::tail_call_filled_and_empty", tail_call_filled_and_empty),
         ("control::loop_through_callback_hook", loop_through_callback_hook),

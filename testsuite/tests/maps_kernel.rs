@@ -244,9 +244,12 @@ fn keyless_ops(rng: &mut Rng, n: usize, vsize: usize) -> Vec<Op> {
 
 const SEQ_LEN: usize = 400;
 
+/// Builds one seeded operation sequence.
+type OpGen = Box<dyn Fn(&mut Rng) -> Vec<Op> + Send>;
+
 fn seq_trials() -> Vec<Trial> {
     let mut t = Vec::new();
-    let mut add = |name: &str, s: MapSpec, order: Order, mk: Box<dyn Fn(&mut Rng) -> Vec<Op> + Send>| {
+    let mut add = |name: &str, s: MapSpec, order: Order, mk: OpGen| {
         for seed in 1..=3u64 {
             let s = s.clone();
             let gen_seed = seed.wrapping_mul(0x1234_5678_9abc) ^ name.len() as u64;
@@ -319,6 +322,13 @@ fn seq_trials() -> Vec<Trial> {
             keyed_ops(r, SEQ_LEN, &mut u32_key(16), vs, true)
         }),
     );
+    // Programs fill stack maps; from user space every operation on an empty one is an error.
+    add(
+        "stack_trace_empty",
+        spec(MapType::StackTrace, 4, 16, 3, 0),
+        Order::Exact,
+        Box::new(|r| keyed_ops(r, 60, &mut u32_key(6), 16, false)),
+    );
     add("queue", spec(MapType::Queue, 0, 6, 5, 0), Order::Exact, Box::new(|r| keyless_ops(r, SEQ_LEN, 6)));
     add("stack", spec(MapType::Stack, 0, 6, 5, 0), Order::Exact, Box::new(|r| keyless_ops(r, SEQ_LEN, 6)));
     add(
@@ -369,6 +379,10 @@ fn create_trials() -> Vec<Trial> {
         ("perf_event_array_key8", spec(MapType::PerfEventArray, 8, 4, 1, 0)),
         ("bloom_key4", spec(MapType::BloomFilter, 4, 4, 1, 0)),
         ("bloom_extra16", MapSpec { map_extra: 16, ..spec(MapType::BloomFilter, 0, 4, 1, 0) }),
+        ("stack_trace_value12", spec(MapType::StackTrace, 4, 12, 4, 0)),
+        ("stack_trace_key8", spec(MapType::StackTrace, 8, 16, 4, 0)),
+        ("stack_trace_too_deep", spec(MapType::StackTrace, 4, 8 * 128, 4, 0)),
+        ("stack_trace_ok", spec(MapType::StackTrace, 4, 16, 3, 0)),
         ("array_ok", spec(MapType::Array, 4, 4, 1, 0)),
         ("ringbuf_ok", spec(MapType::RingBuf, 0, 0, 8192, 0)),
         ("bloom_ok", spec(MapType::BloomFilter, 0, 8, 100, 0)),
@@ -436,7 +450,9 @@ fn map_in_map(outer_type: MapType) -> Result<(), Failed> {
     let (oin, oother, obig) = (reg.create(inner_spec)?, reg.create(other_spec)?, reg.create(bigger_spec)?);
     let oout = reg.create(MapSpec { inner_map_fd: Some(oin), ..outer })?;
     let fdv = |m: &MapFd| (std::os::fd::AsRawFd::as_raw_fd(&m.as_fd()) as u32).to_le_bytes().to_vec();
-    let steps: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, u64)> = vec![
+    // (key, kernel value, our value, flags)
+    type Step = (Vec<u8>, Vec<u8>, Vec<u8>, u64);
+    let steps: Vec<Step> = vec![
         (0u32.to_le_bytes().to_vec(), fdv(&kin), oin.to_le_bytes().to_vec(), 0),
         (1u32.to_le_bytes().to_vec(), fdv(&kother), oother.to_le_bytes().to_vec(), 0),
         (1u32.to_le_bytes().to_vec(), fdv(&kbig), obig.to_le_bytes().to_vec(), 0),
@@ -498,6 +514,122 @@ fn bloom() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Our `jhash2` (stack ids) is the kernel's: a `BPF_F_ZERO_SEED` hash map walks its buckets in index
+/// order, bucket = jhash2(key, 0) & (n_buckets - 1), so the kernel's walk must visit keys in ascending
+/// bucket order as we compute them.
+fn jhash2_matches_kernel() -> Result<(), Failed> {
+    let s = spec(MapType::Hash, 8, 8, 1024, 1 << 6);
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let mut rng = Rng(0x1a5b);
+    for _ in 0..200 {
+        bpf::map_update(&kmap, &rng.bytes(8), &[0; 8], 0).map_err(|e| format!("{e}"))?;
+    }
+    let walked = walk(|k| bpf::map_get_next_key(&kmap, k).map_err(kerr));
+    let buckets: Vec<u32> = walked
+        .iter()
+        .map(|k| {
+            let words: Vec<u32> = k.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            bpfc_runtime::maps::jhash2(&words, 0) & 1023
+        })
+        .collect();
+    if walked.len() != 200 || buckets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(format!("kernel walk is not in our bucket order: {buckets:?}").into());
+    }
+    Ok(())
+}
+
+/// Our raw dump is `bpftool map dump` of the kernel's map with the same contents, byte for byte.
+fn dump_matches_bpftool(s: MapSpec, elems: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), Failed> {
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let reg = MapRegistry::new();
+    let fd = reg.create(s.clone())?;
+    for (k, v) in &elems {
+        bpf::map_update(&kmap, k, v, 0).map_err(|e| format!("kernel update: {e}"))?;
+        reg.update(fd, k, v, 0)?;
+    }
+    let out = std::process::Command::new("bpftool")
+        .args(["map", "dump", "id", &kmap.info().id.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run bpftool (needed as the dump oracle): {e}"))?;
+    // bpftool exits non-zero after dumping a keyless map (get_next_key fails) but still prints the footer.
+    if out.stdout.is_empty() {
+        return Err(format!("bpftool printed nothing: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let want = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ours = reg.get(fd)?.dump(None);
+    if ours != want {
+        return Err(format!("bpftool:\n{want}\nours:\n{ours}").into());
+    }
+    Ok(())
+}
+
+/// After `BPF_MAP_FREEZE` the host gets -EPERM for writes and for a second freeze; reads still work.
+fn freeze() -> Result<(), Failed> {
+    let s = spec(MapType::Hash, 4, 4, 4, 0);
+    let kmap = kernel_create(&s, None).map_err(|e| format!("kernel: errno {e}"))?;
+    let reg = MapRegistry::new();
+    let fd = reg.create(s)?;
+    let both = |what: &str, k: Result<(), i32>, o: Result<(), i32>| -> Result<(), Failed> {
+        if k != o {
+            return Err(format!("{what}: kernel {k:?}, ours {o:?}").into());
+        }
+        Ok(())
+    };
+    both(
+        "update",
+        bpf::map_update(&kmap, &k32(1), &k32(1), 0).map_err(kerr),
+        reg.update(fd, &k32(1), &k32(1), 0).map_err(|e| e.errno()),
+    )?;
+    both("freeze", bpf::map_freeze(&kmap).map_err(kerr), reg.freeze(fd).map_err(|e| e.errno()))?;
+    both("freeze again", bpf::map_freeze(&kmap).map_err(kerr), reg.freeze(fd).map_err(|e| e.errno()))?;
+    both(
+        "update frozen",
+        bpf::map_update(&kmap, &k32(2), &k32(2), 0).map_err(kerr),
+        reg.update(fd, &k32(2), &k32(2), 0).map_err(|e| e.errno()),
+    )?;
+    both(
+        "delete frozen",
+        bpf::map_delete(&kmap, &k32(1)).map_err(kerr),
+        reg.delete(fd, &k32(1)).map_err(|e| e.errno()),
+    )?;
+    both(
+        "lookup frozen",
+        bpf::map_lookup(&kmap, &k32(1), 0).map(|_| ()).map_err(kerr),
+        reg.lookup(fd, &k32(1)).map(|_| ()).map_err(|e| e.errno()),
+    )?;
+    Ok(())
+}
+
+fn dump_trials() -> Vec<Trial> {
+    let ncpus = bpfc_runtime::maps::possible_cpus() as usize;
+    let bytes = |n: usize, seed: u8| (0..n).map(|i| seed.wrapping_add((i as u8).wrapping_mul(7))).collect::<Vec<u8>>();
+    let percpu =
+        |vs: usize| (0..ncpus).flat_map(|c| bytes(8 * vs.div_ceil(8), 0x10 * (c as u8 + 1))).collect::<Vec<u8>>();
+    type DumpCase = (&'static str, MapSpec, Vec<(Vec<u8>, Vec<u8>)>);
+    let cases: Vec<DumpCase> = vec![
+        ("array_k4_v8", spec(MapType::Array, 4, 8, 3, 0), vec![(k32(1), bytes(8, 1))]),
+        ("array_k4_v12", spec(MapType::Array, 4, 12, 2, 0), vec![(k32(0), bytes(12, 3))]),
+        ("array_k4_v17", spec(MapType::Array, 4, 17, 1, 0), vec![(k32(0), bytes(17, 5))]),
+        ("hash_k20_v40", spec(MapType::Hash, 20, 40, 2, 0), vec![(bytes(20, 9), bytes(40, 11))]),
+        ("hash_k8_v16", spec(MapType::Hash, 8, 16, 2, 0), vec![(bytes(8, 13), bytes(16, 15))]),
+        ("hash_k12_v16", spec(MapType::Hash, 12, 16, 2, 0), vec![(bytes(12, 17), bytes(16, 19))]),
+        ("percpu_array_v4", spec(MapType::PercpuArray, 4, 4, 1, 0), vec![(k32(0), percpu(4))]),
+        ("percpu_hash_v20", spec(MapType::PercpuHash, 4, 20, 2, 0), vec![(k32(7), percpu(20))]),
+        ("queue", spec(MapType::Queue, 0, 4, 2, 0), vec![(vec![], bytes(4, 1))]),
+        ("empty_hash", spec(MapType::Hash, 4, 4, 2, 0), vec![]),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, s, elems)| {
+            Trial::test(format!("dump::{name}"), move || dump_matches_bpftool(s.clone(), elems.clone()))
+        })
+        .collect()
+}
+
+fn k32(i: u32) -> Vec<u8> {
+    i.to_le_bytes().to_vec()
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -505,11 +637,14 @@ fn main() {
         Ok(()) => {
             trials.extend(create_trials());
             trials.extend(seq_trials());
+            trials.extend(dump_trials());
+            trials.push(Trial::test("freeze::host_writes_refused", freeze));
             trials.push(Trial::test("lru::overflow_properties", || lru_overflow(false)));
             trials.push(Trial::test("lru::percpu_overflow_properties", || lru_overflow(true)));
             trials.push(Trial::test("map_in_map::array_of_maps", || map_in_map(MapType::ArrayOfMaps)));
             trials.push(Trial::test("map_in_map::hash_of_maps", || map_in_map(MapType::HashOfMaps)));
             trials.push(Trial::test("bloom_filter::members", bloom));
+            trials.push(Trial::test("stack_trace::jhash2_matches_kernel", jhash2_matches_kernel));
         }
         Err(why) => {
             eprintln!("SKIP-IS-FAILURE: kernel bpf() unusable: {why}");

@@ -19,7 +19,7 @@ fn base_seed() -> u64 {
 }
 
 fn jit(code: &Code, checked: bool) -> JitProgram {
-    let opts = CodegenOptions { lower: LowerOptions { checked, map_count: 0 }, verify_ir: true, ..Default::default() };
+    let opts = CodegenOptions { lower: LowerOptions { checked, maps: vec![] }, verify_ir: true, ..Default::default() };
     let src = ProgramSource { name: "main", section: "", prog_type: ProgType::Unspec, code };
     JitProgram::compile(&[src], &opts, false).unwrap_or_else(|e| panic!("compile: {e}\n{}", disassemble(code)))
 }

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
         .collect();
     let opts = CodegenOptions {
-        lower: LowerOptions { checked: args.checked, map_count: input.maps.len() as u32 },
+        lower: LowerOptions { checked: args.checked, maps: input.maps.clone() },
         target: args.target.clone(),
         verify_ir: cfg!(debug_assertions),
         pic: args.shared,

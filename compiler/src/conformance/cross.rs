@@ -63,7 +63,7 @@ impl CrossEngine {
             })
             .collect();
         let opts = CodegenOptions {
-            lower: LowerOptions { checked, map_count: 0 },
+            lower: LowerOptions { checked, maps: vec![] },
             target: Some(target.to_string()),
             verify_ir: true,
             pic: false,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn options(checked: bool, pic: bool) -> CodegenOptions {
-    CodegenOptions { lower: LowerOptions { checked, map_count: 0 }, target: None, verify_ir: true, pic }
+    CodegenOptions { lower: LowerOptions { checked, maps: vec![] }, target: None, verify_ir: true, pic }
 }
 
 fn source(code: &Code) -> ProgramSource<'_> {

@@ -9,6 +9,11 @@
 use super::*;
 use bpfc_runtime::isa::CallTarget;
 
+/// Helper id of `bpf_map_lookup_elem`.
+const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+/// `BPF_MAP_TYPE_ARRAY`.
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+
 impl FuncLowering<'_, '_> {
     fn helper_sig(&mut self) -> SigRef {
         let cc = self.call_conv;
@@ -45,6 +50,7 @@ impl FuncLowering<'_, '_> {
 
     pub(super) fn call(&mut self, target: CallTarget) {
         match target {
+            CallTarget::Helper(BPF_FUNC_MAP_LOOKUP_ELEM) if self.inline_array_lookup() => {}
             CallTarget::Helper(id) => {
                 let id_u = id as u32;
                 if id_u as usize >= abi::HELPER_TABLE_LEN {
@@ -61,6 +67,31 @@ impl FuncLowering<'_, '_> {
             CallTarget::Local(pc) => self.call_local(pc),
             CallTarget::Kfunc { .. } => self.trap(TrapCode::Unsupported, abi::unsupported::KFUNC),
         }
+    }
+
+    /// `bpf_map_lookup_elem` on a plain array map known at compile time, in verified code: computed inline
+    /// as the kernel's `array_map_gen_lookup` does — `key < max_entries ? values + key * stride : NULL`,
+    /// the same address the helper returns (the stride is `round_up(value_size, 8)`, as in the kernel and
+    /// `runtime::maps`). Checked code always calls the helper, so a bad key pointer faults identically.
+    fn inline_array_lookup(&mut self) -> bool {
+        let Some(m) = self.known_map[1] else { return false };
+        let Some(map) = self.opts.maps.get(m as usize) else { return false };
+        if self.opts.checked || map.map_type != BPF_MAP_TYPE_ARRAY || map.max_entries == 0 {
+            return false;
+        }
+        let (max_entries, stride) = (map.max_entries, i64::from(map.value_size.div_ceil(8) * 8));
+        self.helpers_used.insert(BPF_FUNC_MAP_LOOKUP_ELEM as u32);
+        let key_ptr = self.get(Reg::R2);
+        let key = self.builder.ins().uload32(data_flags(), key_ptr, 0);
+        let in_range = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, key, i64::from(max_entries));
+        let values = self.env_load(env_offsets::MAP_VALUES);
+        let base = self.builder.ins().load(I64, env_flags(), values, (m * 8) as i32);
+        let offset = self.builder.ins().imul_imm_s(key, stride);
+        let addr = self.builder.ins().iadd(base, offset);
+        let null = self.builder.ins().iconst(I64, 0);
+        let r0 = self.builder.ins().select(in_range, addr, null);
+        self.set(Reg::R0, r0);
+        true
     }
 
     fn call_local(&mut self, pc: Pc) {

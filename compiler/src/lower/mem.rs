@@ -99,11 +99,14 @@ impl FuncLowering<'_, '_> {
     pub(super) fn ld_imm64(&mut self, dst: Reg, imm: Imm64) {
         let v = match imm {
             Imm64::Value(v) => iconst(&mut self.builder, I64, v as i64),
-            Imm64::MapIdx(i) if (i as u32) < self.opts.map_count => {
+            Imm64::MapIdx(i) if (i as u32) < self.opts.maps.len() as u32 => {
                 let maps = self.env_load(env_offsets::MAPS);
-                self.builder.ins().load(I64, env_flags(), maps, i * 8)
+                let handle = self.builder.ins().load(I64, env_flags(), maps, i * 8);
+                self.set(dst, handle);
+                self.known_map[dst.index()] = Some(i as u32);
+                return;
             }
-            Imm64::MapIdxValue { idx, off } if (idx as u32) < self.opts.map_count => {
+            Imm64::MapIdxValue { idx, off } if (idx as u32) < self.opts.maps.len() as u32 => {
                 // Maps without a direct value address (null) cannot be referenced this way; the offset
                 // is unsigned, as in the kernel.
                 let values = self.env_load(env_offsets::MAP_VALUES);

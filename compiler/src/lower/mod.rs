@@ -39,8 +39,9 @@ use std::collections::{BTreeSet, HashMap};
 pub struct LowerOptions {
     /// Bounds-check every memory access through `env.check` and charge the instruction budget per block.
     pub checked: bool,
-    /// Number of maps bound in `env.maps` (map indexes at or above it trap as unsupported).
-    pub map_count: u32,
+    /// The maps bound in `env.maps`, in index order (indexes beyond them trap as unsupported). Their
+    /// layouts let verified code look up array maps inline, as the kernel's `map_gen_lookup` does.
+    pub maps: Vec<bpfc_runtime::bind::MapDecl>,
 }
 
 /// Why a program could not be lowered.
@@ -238,6 +239,9 @@ pub(crate) struct FuncLowering<'a, 'b> {
     helper_sig: Option<SigRef>,
     check_sig: Option<SigRef>,
     pub(crate) helpers_used: BTreeSet<u32>,
+    /// Per register: the map index it holds when that is known within the current block (set by
+    /// `lddw map[i]`, forgotten on any other write and at block boundaries).
+    known_map: [Option<u32>; Reg::COUNT],
     /// Whether the current block already ends in a terminator.
     terminated: bool,
     /// Slot of the instruction being translated.
@@ -333,6 +337,7 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
             helper_sig: None,
             check_sig: None,
             helpers_used: BTreeSet::new(),
+            known_map: [None; Reg::COUNT],
             terminated: true,
             pc: function.start,
         }
@@ -349,6 +354,7 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
                     self.builder.ins().jump(block, &[]);
                 }
                 self.builder.switch_to_block(block);
+                self.known_map = [None; Reg::COUNT];
                 if seal_on_arrival.contains(&block) {
                     self.builder.seal_block(block);
                 }
@@ -411,6 +417,7 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
     }
 
     pub(crate) fn set(&mut self, r: Reg, v: Value) {
+        self.known_map[r.index()] = None;
         self.builder.def_var(self.regs[r.index()], v);
     }
 

@@ -69,7 +69,7 @@ fn lower_and_verify(text: &str, checked: bool) {
     let cfg = Cfg::new(&code).unwrap();
     let isa = crate::emit::target_isa(None, false).unwrap();
     let ids = FunctionIds::sequential(0, cfg.functions().len());
-    let opts = LowerOptions { checked, map_count: 0 };
+    let opts = LowerOptions { checked, maps: vec![] };
     let lowered = lower_program(&code, &opts, &ids, isa.frontend_config(), isa.default_call_conv()).unwrap();
     // The entry function is compiled as the program entry itself (nothing calls it), then `f`.
     assert_eq!(lowered.functions.len(), 2);

@@ -93,6 +93,19 @@ impl Arena {
         v
     }
 
+    /// Whether the bytes at 8-aligned `off` equal `data` (hash key comparison without a copy).
+    pub fn eq_bytes(&self, off: usize, data: &[u8]) -> bool {
+        debug_assert!(off.is_multiple_of(8));
+        data.chunks(8).enumerate().all(|(i, c)| {
+            let w = self.words[off / 8 + i].load(Ordering::Relaxed);
+            // Compare whole words as integers (no memcmp call); a short tail compares its low bytes.
+            let mut buf = [0u8; 8];
+            buf[..c.len()].copy_from_slice(c);
+            let mask = if c.len() == 8 { u64::MAX } else { (1u64 << (8 * c.len())) - 1 };
+            w & mask == u64::from_le_bytes(buf)
+        })
+    }
+
     /// Copies `data` to byte `off`. Whole words are stored; a partial word is merged with a
     /// compare-exchange loop so bytes around it (a concurrently updated neighbour field) survive.
     pub fn write(&self, off: usize, data: &[u8]) {

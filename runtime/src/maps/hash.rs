@@ -2,46 +2,28 @@
 //!
 //! Elements are preallocated like the kernel's default (`BPF_F_NO_PREALLOC` only changes the kernel's
 //! allocator, not what programs see): slot *i* owns key bytes `keys[i × round8(key_size)]` and value bytes
-//! `values[(i × ncpus + cpu) × round8(value_size)]`. A `std` hash table maps key bytes to slots; a free
-//! stack hands out slots. `get_next_key` walks occupied slots in slot order, which — like the kernel's
+//! `values[(i × ncpus + cpu) × round8(value_size)]`. A [`SlotTable`] maps key hashes to slots (keys are
+//! compared in the key arena); a free stack hands out slots. `get_next_key` walks occupied slots in slot order, which — like the kernel's
 //! bucket order — is unrelated to key order, but here it is deterministic for a given operation sequence.
 //!
 //! LRU maps keep the occupied slots on an intrusive doubly linked list (most recent first); a program
 //! lookup or an update moves an element to the front, and an insert into a full map evicts the tail
 //! instead of failing with -E2BIG.
 
-use std::collections::HashMap as StdHashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::array::{KMALLOC_MAX_SIZE, PCPU_MIN_UNIT_SIZE, arena_bytes, copy_value_in};
+use super::slot_table::{SlotTable, hash_key};
 use super::{
     Arena, BPF_EXIST, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_NOEXIST, Found, Map, MapError, MapResult,
     MapSpec, MapType, check_update_flags, round8,
 };
 
-/// FxHash (rustc's hasher): keys come from trusted programs, so a fast non-DoS-resistant hash is right.
-#[derive(Default)]
-pub(crate) struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct Index {
-    table: StdHashMap<Box<[u8]>, u32, BuildHasherDefault<Fx>>,
+    table: SlotTable,
     used: Vec<bool>,
     free: Vec<u32>,
     prev: Vec<u32>,
@@ -49,12 +31,6 @@ struct Index {
     head: u32,
     tail: u32,
     inner: Vec<Option<Arc<Map>>>,
-}
-
-impl std::fmt::Debug for Fx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fx")
-    }
 }
 
 impl Index {
@@ -97,7 +73,8 @@ impl Index {
 pub struct HashMap {
     keys: Arena,
     values: Arena,
-    index: Mutex<Index>,
+    /// Read-locked by lookups (except LRU ones, which reorder the list), write-locked by changes.
+    index: RwLock<Index>,
     key_size: usize,
     key_stride: usize,
     value_size: usize,
@@ -144,7 +121,7 @@ impl HashMap {
         let keys = Arena::new(arena_bytes(n as u64, key_stride as u64)?);
         let values = Arena::new(arena_bytes(n as u64 * per, stride as u64)?);
         let index = Index {
-            table: StdHashMap::default(),
+            table: SlotTable::new(n),
             used: vec![false; n],
             free: (0..n as u32).rev().collect(),
             prev: vec![NIL; if lru { n } else { 0 }],
@@ -156,7 +133,7 @@ impl HashMap {
         Ok(HashMap {
             keys,
             values,
-            index: Mutex::new(index),
+            index: RwLock::new(index),
             key_size: spec.key_size as usize,
             key_stride,
             value_size: spec.value_size as usize,
@@ -169,8 +146,20 @@ impl HashMap {
         })
     }
 
-    fn index(&self) -> MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    /// Position in the table and slot of `key`.
+    fn find(&self, ix: &Index, key: &[u8]) -> Option<(usize, u32)> {
+        if key.len() != self.key_size {
+            return None;
+        }
+        ix.table.find(hash_key(key), |s| self.keys.eq_bytes(s as usize * self.key_stride, key))
+    }
+
+    fn index(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn index_read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn keys(&self) -> &Arena {
@@ -191,7 +180,7 @@ impl HashMap {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.index().table.len()
+        self.index_read().table.len()
     }
 
     /// Whether the map is empty.
@@ -200,11 +189,14 @@ impl HashMap {
     }
 
     pub(crate) fn prog_lookup(&self, key: &[u8], cpu: u32) -> Option<Found> {
-        let mut ix = self.index();
-        let slot = *ix.table.get(key)?;
         if self.lru {
+            let mut ix = self.index();
+            let (_, slot) = self.find(&ix, key)?;
             ix.touch(slot);
+            return Some(Found::Value(self.values.addr(self.voff(slot, cpu))));
         }
+        let ix = self.index_read();
+        let (_, slot) = self.find(&ix, key)?;
         if self.inner.is_some() {
             return ix.inner[slot as usize].as_ref().map(|m| Found::Map(m.handle_addr()));
         }
@@ -227,16 +219,16 @@ impl HashMap {
     }
 
     pub(crate) fn lookup(&self, key: &[u8]) -> MapResult<Vec<u8>> {
-        let ix = self.index();
-        let slot = *ix.table.get(key).ok_or(MapError::NotFound)?;
+        let ix = self.index_read();
+        let (_, slot) = self.find(&ix, key).ok_or(MapError::NotFound)?;
         Ok(self.read_host(&ix, slot))
     }
 
     pub(crate) fn lookup_and_delete(&self, key: &[u8]) -> MapResult<Vec<u8>> {
         let mut ix = self.index();
-        let slot = *ix.table.get(key).ok_or(MapError::NotFound)?;
+        let (pos, slot) = self.find(&ix, key).ok_or(MapError::NotFound)?;
         let v = self.read_host(&ix, slot);
-        self.remove(&mut ix, key, slot);
+        self.remove(&mut ix, pos, slot);
         Ok(v)
     }
 
@@ -268,7 +260,7 @@ impl HashMap {
         }
         let mode = flags & !BPF_F_LOCK;
         let mut ix = self.index();
-        let existing = ix.table.get(key).copied();
+        let existing = self.find(&ix, key).map(|(_, s)| s);
         match (existing, mode) {
             (Some(_), BPF_NOEXIST) => return Err(MapError::Exists),
             (None, BPF_EXIST) => return Err(MapError::NotFound),
@@ -287,7 +279,8 @@ impl HashMap {
                     None if self.lru => {
                         let victim = ix.tail;
                         let vkey = self.keys.read_vec(victim as usize * self.key_stride, self.key_size);
-                        self.remove(&mut ix, &vkey, victim);
+                        let (pos, _) = self.find(&ix, &vkey).expect("LRU list holds only present keys");
+                        self.remove(&mut ix, pos, victim);
                         ix.free.pop().expect("eviction freed a slot")
                     }
                     None => return Err(MapError::TooBig { what: "hash map full" }),
@@ -295,7 +288,7 @@ impl HashMap {
                 self.keys.write(slot as usize * self.key_stride, key);
                 let per = if self.percpu { self.ncpus as usize } else { 1 };
                 self.values.zero(self.voff(slot, 0), self.stride * per);
-                ix.table.insert(key.into(), slot);
+                ix.table.insert(hash_key(key), slot);
                 ix.used[slot as usize] = true;
                 if self.lru {
                     ix.push_front(slot);
@@ -321,8 +314,8 @@ impl HashMap {
         Ok(())
     }
 
-    fn remove(&self, ix: &mut Index, key: &[u8], slot: u32) {
-        ix.table.remove(key);
+    fn remove(&self, ix: &mut Index, pos: usize, slot: u32) {
+        ix.table.remove_at(pos);
         ix.used[slot as usize] = false;
         ix.free.push(slot);
         if self.lru {
@@ -335,15 +328,15 @@ impl HashMap {
 
     pub(crate) fn delete(&self, key: &[u8]) -> MapResult<()> {
         let mut ix = self.index();
-        let slot = *ix.table.get(key).ok_or(MapError::NotFound)?;
-        self.remove(&mut ix, key, slot);
+        let (pos, slot) = self.find(&ix, key).ok_or(MapError::NotFound)?;
+        self.remove(&mut ix, pos, slot);
         Ok(())
     }
 
     pub(crate) fn get_next_key(&self, key: Option<&[u8]>) -> MapResult<Vec<u8>> {
-        let ix = self.index();
-        let start = match key.and_then(|k| ix.table.get(k)) {
-            Some(&s) => s as usize + 1,
+        let ix = self.index_read();
+        let start = match key.and_then(|k| self.find(&ix, k)) {
+            Some((_, s)) => s as usize + 1,
             None => 0,
         };
         let next = ix.used[start.min(ix.used.len())..].iter().position(|&u| u).ok_or(MapError::NotFound)? + start;
@@ -352,7 +345,7 @@ impl HashMap {
 
     /// (key address, value address for `cpu`) of every element, in slot order.
     pub(crate) fn elem_addrs(&self, cpu: u32) -> Vec<(u64, u64)> {
-        let ix = self.index();
+        let ix = self.index_read();
         (0..ix.used.len() as u32)
             .filter(|&s| ix.used[s as usize])
             .map(|s| (self.keys.addr(s as usize * self.key_stride), self.values.addr(self.voff(s, cpu))))

@@ -1,11 +1,13 @@
 //! BPF maps with the kernel's semantics (kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c,
-//! queue_stack_maps.c, ringbuf.c, bloom_filter.c): the same creation checks, update flags and error codes.
+//! queue_stack_maps.c, ringbuf.c, bloom_filter.c, stackmap.c): the same creation checks, update flags and
+//! error codes, and `bpftool map dump`'s output format.
 //!
 //! Storage never moves: every map allocates its [`Arena`] at creation (max_entries × round_up(value_size,
 //! 8), × ncpus for per-CPU maps; hash keys in a second arena), so a value address handed to a program stays
 //! valid until its element is deleted, and the arenas are published as [`Region`]s for the interpreter and
-//! checked native code. Indexes (hash tables, LRU lists, queue cursors) sit behind a mutex per map; array
-//! values are reached without a lock, as in the kernel.
+//! checked native code. Indexes (hash tables, LRU lists, queues) sit behind a lock per map; array
+//! values are reached without a lock, as in the kernel; hash lookups take a read lock (LRU lookups, which
+//! reorder the recency list, and all changes take the write lock).
 //!
 //! Per-CPU maps: the runtime has `ncpus` CPU slots (by default the machine's possible CPUs, as the kernel's
 //! `num_possible_cpus()`, so host-side per-CPU value buffers have the kernel's layout). A running program
@@ -25,22 +27,27 @@
 mod arena;
 mod array;
 pub mod bench;
+mod dump;
 mod hash;
 mod lpm;
 mod queue;
 mod registry;
 mod ringbuf;
+mod slot_table;
+mod stacktrace;
 
 #[cfg(test)]
 mod tests;
 
 pub use arena::{Arena, round8};
 pub use array::{ArrayMap, FdArray, PerfEventArray, PerfSample};
+pub use dump::hex;
 pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use queue::{BloomFilter, QueueMap};
 pub use registry::{MapRegistry, possible_cpus};
 pub use ringbuf::{RingBuf, RingRecord};
+pub use stacktrace::{StackTraceMap, jhash2};
 
 use std::sync::Arc;
 
@@ -81,6 +88,8 @@ const ACCESS_MASK: u32 = BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F
 
 /// Errno values the kernel returns from map operations (positive; helpers return the negation).
 pub mod errno {
+    /// Operation not permitted (frozen map).
+    pub const EPERM: i32 = 1;
     /// No such entry.
     pub const ENOENT: i32 = 2;
     /// Bad file descriptor.
@@ -125,6 +134,8 @@ pub enum MapType {
     PercpuHash = 5,
     /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
     PercpuArray = 6,
+    /// `BPF_MAP_TYPE_STACK_TRACE`.
+    StackTrace = 7,
     /// `BPF_MAP_TYPE_LRU_HASH`.
     LruHash = 9,
     /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
@@ -156,6 +167,7 @@ impl MapType {
             4 => PerfEventArray,
             5 => PercpuHash,
             6 => PercpuArray,
+            7 => StackTrace,
             9 => LruHash,
             10 => LruPercpuHash,
             11 => LpmTrie,
@@ -184,6 +196,7 @@ impl MapType {
             PerfEventArray => "perf_event_array",
             PercpuHash => "percpu_hash",
             PercpuArray => "percpu_array",
+            StackTrace => "stack_trace",
             LruHash => "lru_hash",
             LruPercpuHash => "lru_percpu_hash",
             LpmTrie => "lpm_trie",
@@ -267,6 +280,9 @@ pub enum MapError {
         /// The operation.
         op: &'static str,
     },
+    /// `-EPERM`: the map is frozen (`BPF_MAP_FREEZE`) and the host may no longer write it.
+    #[error("map is frozen")]
+    Frozen,
     /// `-ENOMEM`: the arena could not be sized.
     #[error("cannot allocate {bytes} bytes")]
     NoMem {
@@ -289,6 +305,7 @@ impl MapError {
             MapError::NotSupported { .. } => errno::ENOTSUPP,
             MapError::OpNotSupported { .. } => errno::EOPNOTSUPP,
             MapError::NoMem { .. } => errno::ENOMEM,
+            MapError::Frozen => errno::EPERM,
         }
     }
 
@@ -335,6 +352,7 @@ pub(crate) enum Kind {
     Queue(QueueMap),
     Ring(RingBuf),
     Bloom(BloomFilter),
+    Stack(StackTraceMap),
 }
 
 /// A map: its spec, fd, handle and storage.
@@ -345,6 +363,7 @@ pub struct Map {
     fd: u32,
     ncpus: u32,
     handle: Box<MapHandle>,
+    frozen: std::sync::atomic::AtomicBool,
     pub(crate) kind: Kind,
 }
 
@@ -403,6 +422,7 @@ impl Map {
                 Kind::Hash(HashMap::new(&spec, map_type, ncpus, inner)?)
             }
             MapType::LpmTrie => Kind::Lpm(LpmTrie::new(&spec)?),
+            MapType::StackTrace => Kind::Stack(StackTraceMap::new(&spec)?),
             MapType::Queue | MapType::Stack => {
                 check_flags(&spec, BPF_F_NUMA_NODE | ACCESS_MASK)?;
                 Kind::Queue(QueueMap::new(&spec, map_type == MapType::Stack)?)
@@ -424,7 +444,7 @@ impl Map {
             value_size: spec.value_size,
             max_entries: spec.max_entries,
         });
-        Ok(Map { spec, map_type, fd, ncpus, handle, kind })
+        Ok(Map { spec, map_type, fd, ncpus, handle, frozen: Default::default(), kind })
     }
 
     /// The creation attributes.
@@ -492,7 +512,7 @@ impl Map {
             Kind::Hash(h) => vec![h.values().region(w), h.keys().region(false)],
             Kind::Lpm(l) => vec![l.values().region(w)],
             Kind::Ring(r) => vec![r.arena().region(true)],
-            Kind::Fd(_) | Kind::Perf(_) | Kind::Queue(_) | Kind::Bloom(_) => vec![],
+            Kind::Fd(_) | Kind::Perf(_) | Kind::Queue(_) | Kind::Bloom(_) | Kind::Stack(_) => vec![],
         }
     }
 
@@ -516,7 +536,7 @@ impl Map {
             Kind::Fd(f) => f.lookup_inner(key).map(Found::Map),
             Kind::Hash(h) => h.prog_lookup(key, cpu),
             Kind::Lpm(l) => l.lookup_addr(key).map(Found::Value),
-            Kind::Perf(_) | Kind::Queue(_) | Kind::Ring(_) | Kind::Bloom(_) => None,
+            Kind::Perf(_) | Kind::Queue(_) | Kind::Ring(_) | Kind::Bloom(_) | Kind::Stack(_) => None,
         }
     }
 
@@ -528,7 +548,7 @@ impl Map {
             Kind::Lpm(l) => l.update(key, value, flags),
             // The verifier refuses program updates of fd maps; a raw program gets the kernel's -EINVAL… but
             // there is no program-side path, so report it as unsupported.
-            Kind::Fd(_) | Kind::Perf(_) => Err(self.unsupported("update from a program")),
+            Kind::Fd(_) | Kind::Perf(_) | Kind::Stack(_) => Err(self.unsupported("update from a program")),
             // The kernel's queue, stack and bloom filter `map_update_elem` refuse: programs push.
             Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "update on a keyless map" }),
             Kind::Ring(_) => Err(self.unsupported("update")),
@@ -542,6 +562,7 @@ impl Map {
             Kind::Array(_) => Err(MapError::Invalid { what: "array elements cannot be deleted" }),
             Kind::Fd(f) => f.delete(key),
             Kind::Perf(p) => p.delete(key),
+            Kind::Stack(st) => st.delete(key),
             Kind::Hash(h) => h.delete(key),
             Kind::Lpm(l) => l.delete(key),
             Kind::Queue(_) => Err(MapError::Invalid { what: "delete on queue/stack" }),
@@ -578,6 +599,25 @@ impl Map {
 
     // ---- host side (the bpf() syscall's view) ----
 
+    /// `BPF_MAP_FREEZE`: from now on the host may not update or delete (programs still may, unless the map
+    /// is `BPF_F_RDONLY_PROG`). -EPERM when already frozen, as the kernel says.
+    pub fn freeze(&self) -> MapResult<()> {
+        if self.frozen.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            // A frozen map has lost write permission, so the kernel refuses a second freeze with -EPERM.
+            return Err(MapError::Frozen);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Map::freeze`] was called.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn check_writable(&self) -> MapResult<()> {
+        if self.is_frozen() { Err(MapError::Frozen) } else { Ok(()) }
+    }
+
     /// `BPF_MAP_LOOKUP_ELEM`: the value (all CPUs for per-CPU maps; the inner map's fd for map-in-map, the
     /// program id for prog arrays; queue/stack: peek).
     pub fn lookup(&self, key: &[u8]) -> MapResult<Vec<u8>> {
@@ -592,6 +632,7 @@ impl Map {
             Kind::Array(a) => a.lookup(key),
             Kind::Fd(f) => f.lookup(key),
             Kind::Perf(_) => Err(self.unsupported("lookup")),
+            Kind::Stack(st) => st.lookup(key),
             Kind::Hash(h) => h.lookup(key),
             Kind::Lpm(l) => l.lookup(key),
             Kind::Ring(_) => Err(self.unsupported("lookup")),
@@ -601,6 +642,7 @@ impl Map {
 
     /// `BPF_MAP_UPDATE_ELEM` with a host value buffer ([`Map::host_value_size`] bytes).
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> MapResult<()> {
+        self.check_writable()?;
         match &self.kind {
             Kind::Queue(q) => return q.push(value, flags),
             Kind::Bloom(b) => return b.push(value, flags),
@@ -617,6 +659,7 @@ impl Map {
             Kind::Array(a) => a.update(key, value, flags, None),
             Kind::Fd(f) => f.update(key, value, flags),
             Kind::Perf(p) => p.update(key, value, flags),
+            Kind::Stack(_) => Err(MapError::Invalid { what: "stack traces are written by bpf_get_stackid" }),
             Kind::Hash(h) => h.update(key, value, flags, None),
             Kind::Lpm(l) => l.update(key, value, flags),
             Kind::Ring(_) => Err(self.unsupported("update")),
@@ -626,6 +669,7 @@ impl Map {
 
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (queue/stack: pop; hash maps: lookup then delete).
     pub fn lookup_and_delete(&self, key: &[u8]) -> MapResult<Vec<u8>> {
+        self.check_writable()?;
         match &self.kind {
             Kind::Queue(q) => q.pop(true),
             Kind::Hash(h) => {
@@ -647,6 +691,7 @@ impl Map {
             Kind::Array(a) => a.get_next_key(key),
             Kind::Fd(f) => f.get_next_key(key),
             Kind::Perf(p) => p.get_next_key(key),
+            Kind::Stack(st) => st.get_next_key(key),
             Kind::Hash(h) => h.get_next_key(key),
             Kind::Lpm(l) => l.get_next_key(key),
             Kind::Queue(_) | Kind::Bloom(_) => Err(MapError::Invalid { what: "get_next_key on queue/stack/bloom" }),
@@ -680,29 +725,18 @@ impl Map {
         }
     }
 
-    /// A raw dump: one line per element, `key: <hex> value: <hex>` as `bpftool map dump` prints without
-    /// BTF. `fmt` formats (key, value) when given (the BTF-typed printer plugs in here).
-    pub fn dump(&self, fmt: Option<&ElemFormatter>) -> String {
-        let mut s = String::new();
-        for (k, v) in self.iterate() {
-            match fmt {
-                Some(f) => s.push_str(&f(&k, &v)),
-                None => {
-                    s.push_str("key: ");
-                    s.push_str(&hex(&k));
-                    s.push_str("  value: ");
-                    s.push_str(&hex(&v));
-                }
-            }
-            s.push('\n');
-        }
-        s
-    }
-
     /// The ring buffer, for ringbuf helpers and consumers.
     pub fn ringbuf(&self) -> Option<&RingBuf> {
         match &self.kind {
             Kind::Ring(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The stack trace map, for `bpf_get_stackid`.
+    pub fn stack_traces(&self) -> Option<&StackTraceMap> {
+        match &self.kind {
+            Kind::Stack(st) => Some(st),
             _ => None,
         }
     }
@@ -758,18 +792,6 @@ impl Map {
 
 /// Formats one (key, value) pair for [`Map::dump`].
 pub type ElemFormatter = dyn Fn(&[u8], &[u8]) -> String;
-
-/// Lower-case hex bytes separated by spaces, as bpftool prints them.
-pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 3);
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
-}
 
 /// Reads a u32 key (array index).
 pub(crate) fn key_u32(key: &[u8]) -> u32 {

@@ -3,11 +3,8 @@
 //! [`MapHandle`](super::MapHandle) address (what generated code passes to helpers) to the map, so a forged
 //! or stale pointer from an unverified program is refused instead of dereferenced.
 
-use std::collections::HashMap as StdHashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::hash::Fx;
 use super::{BPF_F_INNER_MAP, Kind, Map, MapError, MapResult, MapSpec, MapType, key_u32};
 use crate::abi::Region;
 
@@ -27,7 +24,8 @@ pub fn possible_cpus() -> u32 {
 #[derive(Debug, Default)]
 struct Inner {
     by_fd: Vec<Option<Arc<Map>>>,
-    by_handle: StdHashMap<u64, Arc<Map>, BuildHasherDefault<Fx>>,
+    /// (handle address, map), sorted by address: helpers resolve handles by binary search.
+    by_handle: Vec<(u64, Arc<Map>)>,
 }
 
 /// All maps of one runtime, by fd (fds start at 1; 0 is never a map).
@@ -87,7 +85,9 @@ impl MapRegistry {
             w.by_fd.push(None);
         }
         w.by_fd[fd as usize - 1] = Some(map.clone());
-        w.by_handle.insert(map.handle_addr(), map);
+        let addr = map.handle_addr();
+        let pos = w.by_handle.partition_point(|(a, _)| *a < addr);
+        w.by_handle.insert(pos, (addr, map));
         Ok(fd)
     }
 
@@ -101,12 +101,12 @@ impl MapRegistry {
     /// the `Arc` (the helper fast path).
     pub fn with_handle<R>(&self, addr: u64, f: impl FnOnce(&Map) -> R) -> Option<R> {
         let r = self.read();
-        r.by_handle.get(&addr).map(|m| f(m))
+        find_handle(&r.by_handle, addr).map(|m| f(m))
     }
 
     /// The map whose handle is at `addr`, if any.
     pub fn by_handle(&self, addr: u64) -> Option<Arc<Map>> {
-        self.read().by_handle.get(&addr).cloned()
+        find_handle(&self.read().by_handle, addr).cloned()
     }
 
     /// The map whose value storage contains `addr` (spin locks, ring buffer samples).
@@ -119,7 +119,8 @@ impl MapRegistry {
         let mut w = self.write();
         let slot = fd.checked_sub(1).and_then(|i| w.by_fd.get_mut(i as usize)).ok_or(MapError::BadFd { fd })?;
         let map = slot.take().ok_or(MapError::BadFd { fd })?;
-        w.by_handle.remove(&map.handle_addr());
+        let addr = map.handle_addr();
+        w.by_handle.retain(|(a, _)| *a != addr);
         Ok(())
     }
 
@@ -146,9 +147,18 @@ impl MapRegistry {
         self.get(fd)?.lookup(key)
     }
 
-    /// `BPF_MAP_DELETE_ELEM`.
+    /// `BPF_MAP_DELETE_ELEM` (the host side: refused on a frozen map).
     pub fn delete(&self, fd: u32, key: &[u8]) -> MapResult<()> {
-        self.get(fd)?.delete(key)
+        let m = self.get(fd)?;
+        if m.is_frozen() {
+            return Err(MapError::Frozen);
+        }
+        m.delete(key)
+    }
+
+    /// `BPF_MAP_FREEZE`.
+    pub fn freeze(&self, fd: u32) -> MapResult<()> {
+        self.get(fd)?.freeze()
     }
 
     /// `BPF_MAP_GET_NEXT_KEY`.
@@ -166,6 +176,9 @@ impl MapRegistry {
     /// template has `BPF_F_INNER_MAP`).
     pub fn update(&self, fd: u32, key: &[u8], value: &[u8], flags: u64) -> MapResult<()> {
         let map = self.get(fd)?;
+        if map.is_frozen() {
+            return Err(MapError::Frozen);
+        }
         let tmpl = match &map.kind {
             Kind::Fd(f) => f.inner.clone(),
             Kind::Hash(h) => h.inner.clone(),
@@ -191,4 +204,8 @@ impl MapRegistry {
             _ => unreachable!("only map-in-map kinds have a template"),
         }
     }
+}
+
+fn find_handle(v: &[(u64, Arc<Map>)], addr: u64) -> Option<&Arc<Map>> {
+    v.binary_search_by_key(&addr, |(a, _)| *a).ok().map(|i| &v[i].1)
 }

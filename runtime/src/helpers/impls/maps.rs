@@ -8,6 +8,7 @@ use crate::declare_helper;
 use crate::exec::HelperCtx;
 use crate::helpers::host::HostState;
 use crate::maps::{MapType, errno};
+use crate::mem::Fault;
 
 const ID_LOOKUP: u32 = 1;
 const ID_UPDATE: u32 = 2;
@@ -27,11 +28,62 @@ pub const BPF_MAX_LOOPS: u64 = 1 << 23;
 /// How long `bpf_spin_lock` waits before declaring a deadlock (only unverified code can get here).
 const SPIN_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Keys up to this size are read into a stack buffer (the common case: no allocation per call).
+const INLINE_KEY: usize = 64;
+
+/// What a fast-path map helper found while holding the registry's read lock.
+enum Step {
+    NoMap,
+    Fault(Fault, u64, usize),
+    Done(u64),
+}
+
+/// Runs `f` on the map behind `handle` with the key at `key` (key_size bytes) copied in, without taking
+/// a reference on the map; turns a missing map or a faulting key read into the usual traps.
+fn with_map_key(
+    cx: &mut HelperCtx<'_>,
+    id: u32,
+    handle: u64,
+    key: u64,
+    f: impl FnOnce(&HelperCtx<'_>, &crate::maps::Map, &[u8]) -> u64,
+) -> u64 {
+    let Some(h) = host(cx, id) else { return 0 };
+    let step = h
+        .maps()
+        .with_handle(handle, |m| {
+            let ks = m.spec().key_size as usize;
+            let mut inline = [0u8; INLINE_KEY];
+            let mut heap = Vec::new();
+            let buf = if ks <= INLINE_KEY {
+                &mut inline[..ks]
+            } else {
+                heap.resize(ks, 0);
+                &mut heap[..]
+            };
+            match cx.read_into(key, buf) {
+                Ok(()) => Step::Done(f(cx, m, buf)),
+                Err(e) => Step::Fault(e, key, ks),
+            }
+        })
+        .unwrap_or(Step::NoMap);
+    match step {
+        Step::Done(r) => r,
+        Step::Fault(e, addr, len) => {
+            cx.fault(e, addr, len, false);
+            0
+        }
+        Step::NoMap => {
+            cx.trap(TrapCode::HelperFault, handle);
+            0
+        }
+    }
+}
+
 fn lookup_body(cx: &mut HelperCtx<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
-    let Some(h) = host(cx, ID_LOOKUP) else { return 0 };
-    let Some(m) = map_arg(cx, h, map) else { return 0 };
-    let Some(k) = read(cx, key, m.spec().key_size as usize) else { return 0 };
-    m.prog_lookup(&k, cpu_slot(cx, h)).map_or(0, |f| f.addr())
+    with_map_key(cx, ID_LOOKUP, map, key, |cx, m, k| {
+        let cpu = cx.event().cpu % m.ncpus();
+        m.prog_lookup(k, cpu).map_or(0, |f| f.addr())
+    })
 }
 
 fn update_body(cx: &mut HelperCtx<'_>, map: u64, key: u64, value: u64, flags: u64, _: u64) -> u64 {
@@ -46,10 +98,7 @@ fn update_body(cx: &mut HelperCtx<'_>, map: u64, key: u64, value: u64, flags: u6
 }
 
 fn delete_body(cx: &mut HelperCtx<'_>, map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
-    let Some(h) = host(cx, ID_DELETE) else { return 0 };
-    let Some(m) = map_arg(cx, h, map) else { return 0 };
-    let Some(k) = read(cx, key, m.spec().key_size as usize) else { return 0 };
-    m.delete(&k).map_or_else(|e| e.helper_ret(), |_| 0)
+    with_map_key(cx, ID_DELETE, map, key, |_, m, k| m.delete(k).map_or_else(|e| e.helper_ret(), |_| 0))
 }
 
 fn push_body(cx: &mut HelperCtx<'_>, map: u64, value: u64, flags: u64, _: u64, _: u64) -> u64 {
@@ -189,7 +238,7 @@ fn spin_lock_body(cx: &mut HelperCtx<'_>, lock: u64, _: u64, _: u64, _: u64, _: 
     let mut spins = 0u32;
     while arena.cas_u32(off, 0, 1) != 0 {
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             if start.elapsed() > SPIN_LOCK_TIMEOUT {
                 cx.trap(TrapCode::HelperFault, lock);
                 return 0;

@@ -21,6 +21,7 @@ use super::spec;
 use crate::abi::{HelperFn, TrapCode};
 use crate::exec::HelperCtx;
 use crate::maps::Map;
+use crate::mem::Fault;
 
 /// `-errno` as a helper return value.
 pub(crate) fn neg(errno: i32) -> u64 {
@@ -45,8 +46,13 @@ pub(crate) fn map_arg(cx: &mut HelperCtx<'_>, host: &HostState, handle: u64) -> 
     m
 }
 
-/// Reads program memory; a fault stops the program.
+/// Reads program memory; a fault stops the program. The range is checked before anything is allocated,
+/// so a program-controlled size cannot make the runtime allocate more than the program may access.
 pub(crate) fn read(cx: &mut HelperCtx<'_>, addr: u64, len: usize) -> Option<Vec<u8>> {
+    if !cx.check(addr, len as u64, false) {
+        cx.fault(Fault::OutOfBounds, addr, len, false);
+        return None;
+    }
     match cx.read(addr, len) {
         Ok(v) => Some(v),
         Err(f) => {
@@ -54,6 +60,16 @@ pub(crate) fn read(cx: &mut HelperCtx<'_>, addr: u64, len: usize) -> Option<Vec<
             None
         }
     }
+}
+
+/// Whether `len` bytes at `addr` may be written; when not, the program stops with the fault (callers
+/// check before building a buffer of a program-controlled size).
+pub(crate) fn writable(cx: &mut HelperCtx<'_>, addr: u64, len: usize) -> bool {
+    let ok = cx.check(addr, len as u64, true);
+    if !ok {
+        cx.fault(Fault::OutOfBounds, addr, len, true);
+    }
+    ok
 }
 
 /// Writes program memory; a fault stops the program.

@@ -74,7 +74,7 @@ fn trace_printk_body(cx: &mut HelperCtx<'_>, fmt: u64, size: u64, a1: u64, a2: u
 /// Reads `data_len` bytes of u64 arguments (`bpf_trace_vprintk`, `bpf_snprintf`).
 fn var_args(cx: &mut HelperCtx<'_>, data: u64, data_len: u64) -> Option<Result<Vec<u64>, i32>> {
     let data_len = data_len as u32 as u64;
-    if data_len % 8 != 0 || data_len > MAX_BPRINTF_VARARGS * 8 || (data_len != 0 && data == 0) {
+    if !data_len.is_multiple_of(8) || data_len > MAX_BPRINTF_VARARGS * 8 || (data_len != 0 && data == 0) {
         return Some(Err(EINVAL));
     }
     let raw = read(cx, data, data_len as usize)?;

@@ -7,7 +7,7 @@
 //! -EFAULT; string variants return the copied length including the NUL, or `size` with the last byte set
 //! to NUL when the string was longer.
 
-use super::{host, neg, write};
+use super::{host, neg, writable, write};
 use crate::declare_helper;
 use crate::exec::HelperCtx;
 use crate::helpers::host::HostState;
@@ -78,8 +78,7 @@ pub(crate) fn read_str(
 fn probe(cx: &mut HelperCtx<'_>, id: u32, dst: u64, size: u64, src: u64, space: Option<Space>) -> u64 {
     let Some(h) = host(cx, id) else { return 0 };
     let size = size as u32 as usize;
-    if !cx.check(dst, size as u64, true) {
-        write(cx, dst, &vec![0; size.min(4096)]);
+    if !writable(cx, dst, size) {
         return 0;
     }
     let space = space.unwrap_or(Space::of(src));
@@ -95,8 +94,7 @@ fn probe_str(cx: &mut HelperCtx<'_>, id: u32, dst: u64, size: u64, src: u64, spa
     if size == 0 {
         return 0;
     }
-    if !cx.check(dst, size as u64, true) {
-        write(cx, dst, &vec![0; size.min(4096)]);
+    if !writable(cx, dst, size) {
         return 0;
     }
     let space = space.unwrap_or(Space::of(src));

@@ -19,8 +19,8 @@ fn strncmp_body(cx: &mut HelperCtx<'_>, s1: u64, s1_sz: u64, s2: u64, _: u64, _:
         cx.trap(TrapCode::HelperFault, s2);
         return 0;
     };
-    for i in 0..n {
-        let (c1, c2) = (a[i], b.get(i).copied().unwrap_or(0));
+    for (i, &c1) in a.iter().enumerate() {
+        let c2 = b.get(i).copied().unwrap_or(0);
         if c1 != c2 {
             return if c1 < c2 { -1i64 as u64 } else { 1 };
         }

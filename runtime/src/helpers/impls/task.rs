@@ -3,7 +3,7 @@
 //! gives the same durations every run, and fall back to this machine's `CLOCK_MONOTONIC` when the event
 //! has no timestamp.
 
-use super::{host, neg, write};
+use super::{host, neg, writable, write};
 use crate::declare_helper;
 use crate::exec::HelperCtx;
 use crate::helpers::host::monotonic_ns;
@@ -63,6 +63,9 @@ fn comm_body(cx: &mut HelperCtx<'_>, buf: u64, size: u64, _: u64, _: u64, _: u64
     if size == 0 {
         return 0;
     }
+    if !writable(cx, buf, size) {
+        return 0;
+    }
     let comm = cx.event().comm;
     let len = comm.iter().position(|&c| c == 0).unwrap_or(comm.len()).min(size - 1);
     let mut out = vec![0u8; size];
@@ -97,10 +100,13 @@ const BPF_F_USER_BUILD_ID: u64 = 1 << 11;
 fn get_stack_body(cx: &mut HelperCtx<'_>, _ctx: u64, buf: u64, size: u64, flags: u64, _: u64) -> u64 {
     let Some(h) = host(cx, 67) else { return 0 };
     let size = size as u32 as usize;
+    if !writable(cx, buf, size) {
+        return 0;
+    }
     let fail = |cx: &mut HelperCtx<'_>, e: i32| write(cx, buf, &vec![0; size]).map_or(0, |_| neg(e));
     if flags & !(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) != 0
         || flags & BPF_F_USER_BUILD_ID != 0
-        || size % 8 != 0
+        || !size.is_multiple_of(8)
     {
         return fail(cx, EINVAL);
     }
@@ -118,10 +124,15 @@ fn get_stack_body(cx: &mut HelperCtx<'_>, _ctx: u64, buf: u64, size: u64, flags:
     write(cx, buf, &out).map_or(0, |_| (n * 8) as u64)
 }
 
-/// `bpf_get_stackid` needs a `BPF_MAP_TYPE_STACK_TRACE` map, which this runtime does not provide (such
-/// programs already fail at map creation); any other map is the kernel's -EINVAL.
-fn get_stackid_body(_cx: &mut HelperCtx<'_>, _ctx: u64, _map: u64, _flags: u64, _: u64, _: u64) -> u64 {
-    neg(EINVAL)
+/// `bpf_get_stackid(ctx, map, flags)`: stores the event's stack in a `stack_trace` map and returns its id
+/// (see [`crate::maps::StackTraceMap::get_stackid`]); -EINVAL for another map type.
+fn get_stackid_body(cx: &mut HelperCtx<'_>, _ctx: u64, map: u64, flags: u64, _: u64, _: u64) -> u64 {
+    let Some(h) = host(cx, 27) else { return 0 };
+    let Some(m) = super::map_arg(cx, h, map) else { return 0 };
+    let Some(st) = m.stack_traces() else { return neg(EINVAL) };
+    let stacks = h.stacks();
+    let stack = if flags & BPF_F_USER_STACK != 0 { stacks.user } else { stacks.kernel };
+    st.get_stackid(&stack, flags).map_or_else(neg, u64::from)
 }
 
 declare_helper!(pub(crate) ktime_get_ns => ktime_body);
