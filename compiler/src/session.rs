@@ -74,6 +74,17 @@ pub enum SessionError {
     },
 }
 
+/// Lets helpers run the native callback trampolines of `code` (and only those).
+fn register_callbacks(code: &Code, binding: &Binding) {
+    match code {
+        Code::Interp(_) => {}
+        Code::Jit(jit) => binding.host().allow_native_callbacks(jit.callbacks().iter().copied()),
+        Code::Aot(lib) => {
+            binding.host().allow_native_callbacks(lib.programs.iter().flat_map(|p| p.callbacks.iter().copied()))
+        }
+    }
+}
+
 enum Code {
     Interp(Vec<InterpProgram>),
     Jit(JitProgram),
@@ -138,11 +149,13 @@ impl Session {
                 Code::Aot(lib?)
             }
         };
+        let binding = Binding::new(&input.maps)?;
+        register_callbacks(&code, &binding);
         Ok(Session {
             programs: input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect(),
             engine,
             code,
-            binding: Binding::new(&input.maps)?,
+            binding,
         })
     }
 
@@ -154,7 +167,9 @@ impl Session {
             .iter()
             .map(|p| (p.name.clone(), p.section.clone(), ProgType::from_u32(p.prog_type).unwrap_or(ProgType::Unspec)))
             .collect();
-        Ok(Session { programs, engine: Engine::Aot, code: Code::Aot(lib), binding })
+        let code = Code::Aot(lib);
+        register_callbacks(&code, &binding);
+        Ok(Session { programs, engine: Engine::Aot, code, binding })
     }
 
     /// The engine.
@@ -209,13 +224,7 @@ pub type MapContents = (String, Vec<(Vec<u8>, Vec<u8>)>);
 impl Session {
     /// Runs every program whose section matches each event (restricted to `only` when given), appending
     /// what happened to `log`.
-    pub fn run_event(
-        &self,
-        event: &bpfc_runtime::events::Event,
-        number: usize,
-        only: Option<&str>,
-        log: &mut RunLog,
-    ) {
+    pub fn run_event(&self, event: &bpfc_runtime::events::Event, number: usize, only: Option<&str>, log: &mut RunLog) {
         self.binding.host().set_memory_source(std::sync::Arc::clone(&event.memory));
         for (i, (name, section, _)) in self.programs.iter().enumerate() {
             if only.is_some_and(|o| o != name) || !event.source.matches_section(section) {

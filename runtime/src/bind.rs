@@ -187,8 +187,21 @@ impl Binding {
             let direct = matches!(map.map_type(), MapType::Array) && map.spec().max_entries > 0;
             values.push(if direct { map.values_base().unwrap_or(0) as *mut u8 } else { std::ptr::null_mut() });
         }
+        // Perf event arrays deliver to a consumer the runtime opens on every CPU, as libbpf's perf buffer
+        // does; `.rodata` is frozen as libbpf does after filling it.
+        for (d, &fd) in decls.iter().zip(&fds) {
+            if let Ok(map) = registry.get(fd) {
+                if let Some(perf) = map.perf_events() {
+                    perf.open_all();
+                }
+                if d.flags & BPF_F_RDONLY_PROG != 0 {
+                    let _ = registry.freeze(fd);
+                }
+            }
+        }
         let regions = registry.regions();
         let host = Box::new(HostState::new(Arc::clone(&registry)));
+        host.set_callback_runner(crate::exec::run_callback);
         Ok(Binding { registry, host, helpers: linux_helpers(), fds, handles, values, regions, decls: decls.to_vec() })
     }
 

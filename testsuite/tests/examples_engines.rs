@@ -46,8 +46,32 @@ fn check_syscount(maps: &[MapContents]) -> Result<(), String> {
     Ok(())
 }
 
+fn u64s(maps: &[MapContents], name: &str) -> Result<Vec<(u32, u64)>, String> {
+    let m = maps.iter().find(|(n, _)| n == name).ok_or(format!("no `{name}` map"))?;
+    Ok(m.1
+        .iter()
+        .map(|(k, v)| (u32::from_le_bytes(k[..4].try_into().unwrap()), u64::from_le_bytes(v[..8].try_into().unwrap())))
+        .filter(|&(_, v)| v != 0)
+        .collect())
+}
+
+/// runqlat on `runqlat.jsonl`: latencies of 1000, 70000 and 1 ns land in log2 buckets 9, 16 and 0
+/// (through the `bpf_loop` callback); stats are 3 wakeups, 3 measured, 71001 ns in total.
+fn check_runqlat(maps: &[MapContents]) -> Result<(), String> {
+    let hist = u64s(maps, "hist")?;
+    if hist != [(0, 1), (9, 1), (16, 1)] {
+        return Err(format!("runqlat histogram {hist:?}"));
+    }
+    let stats = u64s(maps, "stats")?;
+    if stats != [(0, 3), (1, 3), (2, 71001)] {
+        return Err(format!("runqlat stats {stats:?}"));
+    }
+    Ok(())
+}
+
 fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
-    let name = format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
+    let name =
+        format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
     Trial::test(name, move || {
         let (want_log, want_maps) = run(&object, &events, Engine::Interp, false)?;
         if want_log.runs == 0 {
@@ -56,8 +80,10 @@ fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
         if want_log.traps > 0 {
             return Err(format!("interpreter trapped:\n{}", want_log.lines.join("\n")).into());
         }
-        if example == "syscount" {
-            check_syscount(&want_maps)?;
+        match example.as_str() {
+            "syscount" => check_syscount(&want_maps)?,
+            "runqlat" => check_runqlat(&want_maps)?,
+            _ => {}
         }
         for (engine, checked) in [(Engine::Jit, false), (Engine::Jit, true), (Engine::Aot, false)] {
             let (log, maps) = run(&object, &events, engine, checked)?;
@@ -86,7 +112,9 @@ fn main() {
     let mut trials = Vec::new();
     let dir = examples().join("events");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect()
+        })
         .unwrap_or_default();
     files.sort();
     if files.is_empty() {
