@@ -5,5 +5,6 @@ pub mod build;
 pub mod conformance;
 pub mod disasm;
 pub mod info;
+pub mod record;
 pub mod run;
 pub mod test;
