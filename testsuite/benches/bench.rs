@@ -292,6 +292,44 @@ fn main() -> Result<()> {
         insns as f64 / obj_secs,
         obj_secs * 1e3
     );
+    extra_figures(&binding)?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Compile throughput on one large program, and the fixed cost of one invocation of an empty program.
+fn extra_figures(binding: &Binding) -> Result<()> {
+    use bpfc_runtime::isa::{assemble, decode};
+    use bpfc_testsuite::random::{Rng, Shape, random_program};
+    let bytes = random_program(&mut Rng::new(1), Shape { body: 20_000, jumps: true, loops: false, calls: false });
+    let code = decode(&bytes)?;
+    let src = ProgramSource { name: "large", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &code };
+    let opts = CodegenOptions::default();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let _jit = JitProgram::compile(&[src], &opts, false)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "\ncompile throughput, one {}-instruction program (JIT, best of 3): {:.0} insns/s ({:.1} ms)",
+        code.len(),
+        code.len() as f64 / best,
+        best * 1e3
+    );
+    let empty = decode(&assemble("mov %r0, 0\nexit").map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    let src = ProgramSource { name: "empty", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &empty };
+    let jit = JitProgram::compile(&[src], &opts, false)?;
+    let entry = jit.entry("empty").context("entry")?;
+    let machine = binding.machine(EventMeta::default(), true);
+    let runs = 200_000;
+    let mut best = f64::INFINITY;
+    for _ in 0..PASSES {
+        let ns = time_runs(runs, || {
+            let _ = bpfc_runtime::exec::run_native(&machine, entry, &mut []);
+        });
+        best = best.min(ns);
+    }
+    println!("one invocation of an empty program (JIT, Env + zeroed 4 KiB stack area + call): {best:.1} ns");
     Ok(())
 }
