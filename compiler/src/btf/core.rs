@@ -924,3 +924,7 @@ pub fn patch_insn(insn: &mut [u8], res: &CoreResult, local: &Btf, rec: &CoreRelo
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;
