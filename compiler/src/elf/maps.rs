@@ -376,8 +376,10 @@ fn read_legacy_maps(
     }
     for s in defs {
         let off = s.value as usize;
-        let raw =
-            sec.data.get(off..off + 20).ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
+        let raw = sec
+            .data
+            .get(off..off.saturating_add(20))
+            .ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
         let u = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
         let d = Def {
             map_type: u(0),
