@@ -1,2 +1,3 @@
 //! Shared helpers of the bpfc testsuite.
 #![forbid(unsafe_code)]
+pub mod verifier_corpus;
