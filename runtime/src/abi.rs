@@ -99,7 +99,26 @@ impl TrapCode {
     }
 }
 
-/// Details of a trap, written by whoever detected it.
+/// `TrapInfo::detail` of [`TrapCode::Unsupported`] traps: what could not be executed.
+pub mod unsupported {
+    /// Legacy packet access (`LD_ABS`/`LD_IND`).
+    pub const LD_PACKET: u64 = 1;
+    /// A kfunc call.
+    pub const KFUNC: u64 = 2;
+    /// `lddw` with a raw map fd (`src=1`) that no binding resolved.
+    pub const MAP_FD: u64 = 3;
+    /// `lddw` with a raw map fd value address (`src=2`) that no binding resolved.
+    pub const MAP_VALUE_FD: u64 = 4;
+    /// `lddw` of a kernel symbol by BTF id (`src=3`).
+    pub const BTF_ID: u64 = 5;
+    /// `lddw` of a function address (`src=4`) where callbacks are not bound.
+    pub const FUNC_REF: u64 = 6;
+    /// `lddw` of a map index (`src=5/6`) beyond the bound maps.
+    pub const MAP_INDEX: u64 = 7;
+}
+
+/// Details of a trap, written by whoever detected it. For `UnknownHelper` and `BadCallTarget`, `detail`
+/// is the id as an unsigned 32-bit value (`id as u32 as u64`) and the register value respectively.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TrapInfo {
@@ -351,5 +370,11 @@ mod tests {
         assert_eq!(env_offsets::BUDGET, 128);
         assert_eq!(env_offsets::TRAP_CODE, 136);
         assert_eq!(std::mem::size_of::<Option<HelperFn>>(), 8);
+        assert_eq!(offset_of!(Env, event), 160);
+        assert_eq!(offset_of!(Env, host), 208);
+        // include/bpfc.h asserts the same sizes for C.
+        assert_eq!(std::mem::size_of::<ProgDesc>(), 32);
+        assert_eq!(std::mem::size_of::<MapDesc>(), 48);
+        assert_eq!(std::mem::size_of::<ObjectDesc>(), 72);
     }
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod bind;
 pub mod ctx;
 pub mod events;
 pub mod exec;
@@ -18,4 +19,5 @@ pub mod interp;
 pub mod isa;
 pub mod maps;
 pub mod mem;
+pub mod native;
 pub mod sys;

@@ -36,11 +36,11 @@ pub fn assemble(text: &str) -> Result<Vec<u8>, AsmError> {
         if line.is_empty() {
             continue;
         }
-        if let Some(label) = line.strip_suffix(':') {
-            if !label.contains(char::is_whitespace) {
-                labels.insert(label, pc);
-                continue;
-            }
+        if let Some(label) = line.strip_suffix(':')
+            && !label.contains(char::is_whitespace)
+        {
+            labels.insert(label, pc);
+            continue;
         }
         let mut tokens = line.split_whitespace().map(|t| t.strip_suffix(',').unwrap_or(t));
         let mnemonic = tokens.next().unwrap_or_default();
@@ -236,11 +236,11 @@ fn assemble_line(line: &Line<'_>, pc: Pc, labels: &HashMap<&str, Pc>) -> Result<
     for (prefix, order) in
         [("le", ByteOrder::ToLe), ("be", ByteOrder::ToBe), ("bswap", ByteOrder::Swap), ("swap", ByteOrder::Swap)]
     {
-        if let Some(bits) = m.strip_prefix(prefix).and_then(|b| b.parse::<u8>().ok()) {
-            if matches!(bits, 16 | 32 | 64) {
-                count(ops, 1, m)?;
-                return Ok(Insn::Endian { order, bits, dst: reg(ops[0])? });
-            }
+        if let Some(bits) = m.strip_prefix(prefix).and_then(|b| b.parse::<u8>().ok())
+            && matches!(bits, 16 | 32 | 64)
+        {
+            count(ops, 1, m)?;
+            return Ok(Insn::Endian { order, bits, dst: reg(ops[0])? });
         }
     }
     if let Some(rest) = m.strip_prefix("ldx") {

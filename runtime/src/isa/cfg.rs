@@ -72,8 +72,8 @@ impl Cfg {
         }
         let mut functions = Vec::new();
         let mut first = 0;
-        for i in 1..=code.len() {
-            if i == code.len() || starts[i] {
+        for (i, &start) in starts.iter().enumerate().skip(1).chain(std::iter::once((code.len(), &true))) {
+            if start {
                 let last_insn = &code.insns()[i - 1];
                 functions.push(Function {
                     start: code.insns()[first].pc,

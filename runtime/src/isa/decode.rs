@@ -112,7 +112,7 @@ fn raw_at(bytes: &[u8], pc: Pc) -> Raw {
 
 /// Decodes a whole program and checks every target and the final instruction.
 pub fn decode(bytes: &[u8]) -> Result<Code, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError::Length { len: bytes.len() });
     }
     let slots = bytes.len() / 8;

@@ -24,8 +24,8 @@ fn random_slots_round_trip() {
         let r = rng.next();
         let mut b = r.to_le_bytes();
         // Bias towards small registers, offsets and immediates so that most slots are valid.
-        b[1] &= if rng.next() % 4 == 0 { 0xff } else { 0x77 };
-        if rng.next() % 2 == 0 {
+        b[1] &= if rng.next().is_multiple_of(4) { 0xff } else { 0x77 };
+        if rng.next().is_multiple_of(2) {
             b[2] = 0;
             b[3] = 0;
         }
@@ -34,7 +34,7 @@ fn random_slots_round_trip() {
             1 => b[4..8].copy_from_slice(&((rng.next() % 70) as i32).to_le_bytes()),
             _ => {}
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             b[1] &= 0x0f;
         }
         // A one-slot program followed by exit, and lddw's second slot when the first is 0x18.

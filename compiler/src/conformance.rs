@@ -1,1 +1,0 @@
-//! The bpf_conformance data format and runner.

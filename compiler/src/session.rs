@@ -1,0 +1,267 @@
+//! A loaded object ready to run on one engine: the compiled (or interpreted) programs and the binding of
+//! its maps. `bpfc run`, `bpfc test` and the testsuite drive every engine through this one type, so the
+//! engines differ only in how code executes — never in how maps, helpers or events are set up.
+
+use crate::emit::jit::JitProgram;
+use crate::emit::object::{ObjectSource, build_object, link_shared};
+use crate::emit::{CodegenOptions, EmitError, ProgramSource};
+use crate::input::Input;
+use crate::lower::LowerOptions;
+use bpfc_runtime::abi::{EventMeta, ProgType};
+use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
+use bpfc_runtime::interp::Program as InterpProgram;
+use bpfc_runtime::native::{NativeError, NativeLibrary};
+use std::path::PathBuf;
+
+/// How programs execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The reference interpreter.
+    Interp,
+    /// Cranelift JIT in this process.
+    Jit,
+    /// A native object linked into a shared library and loaded with `dlopen`.
+    Aot,
+}
+
+impl Engine {
+    /// The engine's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Interp => "interp",
+            Engine::Jit => "jit",
+            Engine::Aot => "aot",
+        }
+    }
+
+    /// Every engine, in comparison order.
+    pub const ALL: [Engine; 3] = [Engine::Interp, Engine::Jit, Engine::Aot];
+
+    /// The engine called `name`.
+    pub fn from_name(name: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// Why a session could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Compiling failed.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// Loading the shared library failed.
+    #[error(transparent)]
+    Native(#[from] NativeError),
+    /// Binding the maps failed.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A program could not be prepared for the interpreter.
+    #[error("program `{program}`: {message}")]
+    Interp {
+        /// Program name.
+        program: String,
+        /// Why.
+        message: String,
+    },
+    /// Writing build products failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+enum Code {
+    Interp(Vec<InterpProgram>),
+    Jit(JitProgram),
+    Aot(NativeLibrary),
+}
+
+/// Programs of one object on one engine, with their maps bound.
+pub struct Session {
+    /// Program names, sections and types, in object order.
+    pub programs: Vec<(String, String, ProgType)>,
+    engine: Engine,
+    code: Code,
+    binding: Binding,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("engine", &self.engine).field("programs", &self.programs).finish()
+    }
+}
+
+impl Session {
+    /// Compiles (or prepares) every program of `input` for `engine` and binds its maps.
+    pub fn new(input: &Input, engine: Engine, checked: bool) -> Result<Session, SessionError> {
+        let sources: Vec<ProgramSource<'_>> = input
+            .programs
+            .iter()
+            .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
+            .collect();
+        let opts = CodegenOptions {
+            lower: LowerOptions { checked, maps: input.maps.clone() },
+            target: None,
+            verify_ir: cfg!(debug_assertions),
+            pic: engine == Engine::Aot,
+        };
+        let code = match engine {
+            Engine::Interp => Code::Interp(
+                input
+                    .programs
+                    .iter()
+                    .map(|p| {
+                        InterpProgram::new(&p.code)
+                            .map_err(|e| SessionError::Interp { program: p.name.clone(), message: e.to_string() })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Engine::Jit => Code::Jit(JitProgram::compile(&sources, &opts, false)?),
+            Engine::Aot => {
+                let built = build_object(
+                    &ObjectSource { programs: sources, maps: input.maps.clone(), license: input.license.clone() },
+                    &opts,
+                    false,
+                )?;
+                let obj = crate::conformance::scratch_path("session", "o");
+                let so = obj.with_extension("so");
+                std::fs::write(&obj, &built.bytes).map_err(|source| SessionError::Io { path: obj.clone(), source })?;
+                let linked = link_shared(&obj, &so, None);
+                let _ = std::fs::remove_file(&obj);
+                linked?;
+                let lib = NativeLibrary::open(&so);
+                let _ = std::fs::remove_file(&so);
+                Code::Aot(lib?)
+            }
+        };
+        Ok(Session {
+            programs: input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect(),
+            engine,
+            code,
+            binding: Binding::new(&input.maps)?,
+        })
+    }
+
+    /// Runs a shared library built by `bpfc build --shared` (its maps come from its descriptor).
+    pub fn from_library(lib: NativeLibrary) -> Result<Session, SessionError> {
+        let binding = Binding::new(&lib.maps)?;
+        let programs = lib
+            .programs
+            .iter()
+            .map(|p| (p.name.clone(), p.section.clone(), ProgType::from_u32(p.prog_type).unwrap_or(ProgType::Unspec)))
+            .collect();
+        Ok(Session { programs, engine: Engine::Aot, code: Code::Aot(lib), binding })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The maps and helper state.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    fn runnables(&self) -> Vec<Runnable<'_>> {
+        match &self.code {
+            Code::Interp(progs) => progs.iter().map(Runnable::Interp).collect(),
+            Code::Jit(jit) => self
+                .programs
+                .iter()
+                .map(|(name, ..)| Runnable::Native(jit.entry(name).expect("every program was compiled")))
+                .collect(),
+            Code::Aot(lib) => self
+                .programs
+                .iter()
+                .map(|(name, ..)| Runnable::Native(lib.program(name).expect("every program was built").entry()))
+                .collect(),
+        }
+    }
+
+    /// Runs program `index` on `ctx` (a copy: the caller's bytes are not changed) for `event`.
+    pub fn run(&self, index: usize, ctx: &[u8], event: EventMeta) -> RunReport {
+        let mut ctx = ctx.to_vec();
+        let writable = ctx_writable(self.programs[index].2);
+        self.binding.run(&self.runnables(), index, &mut ctx, event, writable)
+    }
+}
+
+/// What happened when a session ran a stream of events, in a form engines can be compared on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunLog {
+    /// Per program invocation and per output, in order: `event N prog NAME: r0 = ...`, trace lines,
+    /// ring buffer and perf records (hex), traps.
+    pub lines: Vec<String>,
+    /// Invocations that trapped.
+    pub traps: usize,
+    /// Invocations run.
+    pub runs: usize,
+}
+
+/// One map's contents at the end of a run: name and sorted `(key, value)` pairs.
+pub type MapContents = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
+impl Session {
+    /// Runs every program whose section matches each event (restricted to `only` when given), appending
+    /// what happened to `log`.
+    pub fn run_event(
+        &self,
+        event: &bpfc_runtime::events::Event,
+        number: usize,
+        only: Option<&str>,
+        log: &mut RunLog,
+    ) {
+        self.binding.host().set_memory_source(std::sync::Arc::clone(&event.memory));
+        for (i, (name, section, _)) in self.programs.iter().enumerate() {
+            if only.is_some_and(|o| o != name) || !event.source.matches_section(section) {
+                continue;
+            }
+            let report = self.run(i, &event.ctx, event.meta);
+            log.runs += 1;
+            let chain: Vec<&str> = report.chain.iter().map(|&p| self.programs[p].0.as_str()).collect();
+            let what = match report.outcome {
+                bpfc_runtime::exec::Outcome::Exit(r0) => format!("r0 = {r0:#x}"),
+                bpfc_runtime::exec::Outcome::Trap(t) => {
+                    log.traps += 1;
+                    crate::conformance::describe_trap(&t)
+                }
+                bpfc_runtime::exec::Outcome::TailCall { target } => format!("tail call to {target} not taken"),
+            };
+            log.lines.push(format!("event {number} {}: {what}", chain.join(" -> ")));
+            for t in self.binding.host().take_trace() {
+                log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
+            }
+            for (fd, r) in self.binding.host().drain_ringbufs() {
+                log.lines.push(format!("  ringbuf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&r.data)));
+            }
+            let (samples, lost) = self.binding.host().drain_perf();
+            for (fd, s) in samples {
+                log.lines.push(format!("  perf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&s.data)));
+            }
+            if lost > 0 {
+                log.lines.push(format!("  perf: {lost} samples lost"));
+            }
+        }
+    }
+
+    fn map_name_by_fd(&self, fd: u32) -> String {
+        self.binding.registry().get(fd).map(|m| m.spec().name.clone()).unwrap_or_else(|_| format!("fd {fd}"))
+    }
+
+    /// Every map's contents (object order), per-CPU values as the kernel returns them (all CPUs).
+    pub fn map_contents(&self) -> Vec<MapContents> {
+        (0..self.binding.decls().len())
+            .filter_map(|i| {
+                let map = self.binding.map(i)?;
+                let mut elems = map.iterate();
+                elems.sort();
+                Some((self.binding.decls()[i].name.clone(), elems))
+            })
+            .collect()
+    }
+}
