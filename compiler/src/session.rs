@@ -209,13 +209,7 @@ pub type MapContents = (String, Vec<(Vec<u8>, Vec<u8>)>);
 impl Session {
     /// Runs every program whose section matches each event (restricted to `only` when given), appending
     /// what happened to `log`.
-    pub fn run_event(
-        &self,
-        event: &bpfc_runtime::events::Event,
-        number: usize,
-        only: Option<&str>,
-        log: &mut RunLog,
-    ) {
+    pub fn run_event(&self, event: &bpfc_runtime::events::Event, number: usize, only: Option<&str>, log: &mut RunLog) {
         self.binding.host().set_memory_source(std::sync::Arc::clone(&event.memory));
         for (i, (name, section, _)) in self.programs.iter().enumerate() {
             if only.is_some_and(|o| o != name) || !event.source.matches_section(section) {

@@ -148,10 +148,8 @@ fn main() -> Result<()> {
         .iter()
         .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
         .collect();
-    let opts = CodegenOptions {
-        lower: LowerOptions { checked: false, maps: input.maps.clone() },
-        ..Default::default()
-    };
+    let opts =
+        CodegenOptions { lower: LowerOptions { checked: false, maps: input.maps.clone() }, ..Default::default() };
     let t = Instant::now();
     let jit = JitProgram::compile(&sources, &opts, false)?;
     let jit_secs = t.elapsed().as_secs_f64();

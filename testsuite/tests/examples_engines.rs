@@ -47,7 +47,8 @@ fn check_syscount(maps: &[MapContents]) -> Result<(), String> {
 }
 
 fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
-    let name = format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
+    let name =
+        format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
     Trial::test(name, move || {
         let (want_log, want_maps) = run(&object, &events, Engine::Interp, false)?;
         if want_log.runs == 0 {
@@ -86,7 +87,9 @@ fn main() {
     let mut trials = Vec::new();
     let dir = examples().join("events");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect()
+        })
         .unwrap_or_default();
     files.sort();
     if files.is_empty() {

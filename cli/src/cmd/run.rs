@@ -48,7 +48,12 @@ pub fn open_session(input_path: &std::path::Path, engine: &str, checked: bool) -
 }
 
 /// Replays `events` through `session`.
-pub fn replay(session: &Session, events: &std::path::Path, formats: &TpFormats, only: Option<&str>) -> anyhow::Result<RunLog> {
+pub fn replay(
+    session: &Session,
+    events: &std::path::Path,
+    formats: &TpFormats,
+    only: Option<&str>,
+) -> anyhow::Result<RunLog> {
     let file = std::fs::File::open(events).with_context(|| format!("opening {}", events.display()))?;
     let mut log = RunLog::default();
     for (n, event) in ReplayReader::new(BufReader::new(file), events.display().to_string(), formats).enumerate() {

@@ -70,7 +70,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!(
         "kernel: not compared — BPF_PROG_TEST_RUN cannot run {} programs on recorded contexts",
-        reference.programs.iter().map(|p| format!("{:?}", p.2)).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>().join("/")
+        reference
+            .programs
+            .iter()
+            .map(|p| format!("{:?}", p.2))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("/")
     );
     Ok(if differences > 0 || want.traps > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
