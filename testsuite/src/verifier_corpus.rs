@@ -145,25 +145,25 @@ pub fn parse(name: &str, text: &str) -> Result<CorpusProgram> {
     for raw in text.lines() {
         let l = raw.split(['#', ';']).next().unwrap_or("").trim();
         let mut line = l.to_string();
-        if let Some(rest) = l.strip_prefix("lddw") {
-            if let Some((reg, op)) = rest.split_once(',') {
-                let op = op.trim();
-                let imm = if let Some(m) = op.strip_prefix("map:") {
-                    let i = maps.iter().position(|d| d.name == m).ok_or_else(|| anyhow!("unknown map `{m}`"))?;
-                    Some(Imm64::MapIdx(i as i32))
-                } else if let Some(mv) = op.strip_prefix("mapvalue:") {
-                    let (m, off) = mv.split_once('+').unwrap_or((mv, "0"));
-                    let i = maps.iter().position(|d| d.name == m).ok_or_else(|| anyhow!("unknown map `{m}`"))?;
-                    Some(Imm64::MapIdxValue { idx: i as i32, off: off.parse()? })
-                } else if let Some(f) = op.strip_prefix("func:") {
-                    Some(Imm64::Func(*labels.get(f).ok_or_else(|| anyhow!("unknown label `{f}`"))?))
-                } else {
-                    None
-                };
-                if let Some(imm) = imm {
-                    line = format!("lddw {}, {:#x}", reg.trim(), MARK | patches.len() as u64);
-                    patches.push(imm);
-                }
+        if let Some(rest) = l.strip_prefix("lddw")
+            && let Some((reg, op)) = rest.split_once(',')
+        {
+            let op = op.trim();
+            let imm = if let Some(m) = op.strip_prefix("map:") {
+                let i = maps.iter().position(|d| d.name == m).ok_or_else(|| anyhow!("unknown map `{m}`"))?;
+                Some(Imm64::MapIdx(i as i32))
+            } else if let Some(mv) = op.strip_prefix("mapvalue:") {
+                let (m, off) = mv.split_once('+').unwrap_or((mv, "0"));
+                let i = maps.iter().position(|d| d.name == m).ok_or_else(|| anyhow!("unknown map `{m}`"))?;
+                Some(Imm64::MapIdxValue { idx: i as i32, off: off.parse()? })
+            } else if let Some(f) = op.strip_prefix("func:") {
+                Some(Imm64::Func(*labels.get(f).ok_or_else(|| anyhow!("unknown label `{f}`"))?))
+            } else {
+                None
+            };
+            if let Some(imm) = imm {
+                line = format!("lddw {}, {:#x}", reg.trim(), MARK | patches.len() as u64);
+                patches.push(imm);
             }
         }
         out.push_str(&line);

@@ -19,10 +19,10 @@ fn check(p: &CorpusProgram, oracle: Option<&KernelOracle>) -> Result<(), Failed>
     match (&ours, p.expect_accept) {
         (Ok(_), true) => {}
         (Err(text), false) => {
-            if let Some(e) = &p.error {
-                if !text.contains(e.as_str()) {
-                    return Err(format!("rejected, but the message does not mention `{e}`:\n{text}").into());
-                }
+            if let Some(e) = &p.error
+                && !text.contains(e.as_str())
+            {
+                return Err(format!("rejected, but the message does not mention `{e}`:\n{text}").into());
             }
         }
         (Ok(processed), false) => {

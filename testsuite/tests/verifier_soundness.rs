@@ -320,24 +320,24 @@ fn soundness(seed: u64, count: u64) -> Result<(), Failed> {
             let mut m = binding.machine(EventMeta::default(), false);
             m.budget = 100_000;
             runs += 1;
-            if let Outcome::Trap(t) = run_interp(&m, &code, &mut ctx) {
-                if t.code != TrapCode::Budget as u32 {
-                    return Err(format!(
-                        "soundness bug: seed {seed}, program {n}: accepted, but the interpreter trapped {:?} at slot {} \
+            if let Outcome::Trap(t) = run_interp(&m, &code, &mut ctx)
+                && t.code != TrapCode::Budget as u32
+            {
+                return Err(format!(
+                    "soundness bug: seed {seed}, program {n}: accepted, but the interpreter trapped {:?} at slot {} \
                          (detail {:#x})\n{}",
-                        TrapCode::from_u32(t.code),
-                        t.pc,
-                        t.detail,
-                        bpfc_runtime::isa::disassemble(&code)
-                    )
-                    .into());
-                }
+                    TrapCode::from_u32(t.code),
+                    t.pc,
+                    t.detail,
+                    bpfc_runtime::isa::disassemble(&code)
+                )
+                .into());
             }
         }
     }
     if accepted * 20 < count {
         let mut top: Vec<_> = reasons.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|e| std::cmp::Reverse(e.1));
         top.truncate(8);
         return Err(format!(
             "seed {seed}: only {accepted} of {count} programs accepted; the generator is too weak: {top:?}"

@@ -464,12 +464,14 @@ impl<'a> Verifier<'a> {
             let v = match (width, s.kind.is_ptr()) {
                 (Width::W64, _) => {
                     let mut s = s;
-                    if s.kind == Kind::Scalar && s.s.value().is_none()
+                    if s.kind == Kind::Scalar
+                        && s.s.value().is_none()
                         && let Operand::Reg(r) = src
-                            && s.id == 0 {
-                                s.id = self.new_id();
-                                st.cur_mut().regs[r.index()].id = s.id;
-                            }
+                        && s.id == 0
+                    {
+                        s.id = self.new_id();
+                        st.cur_mut().regs[r.index()].id = s.id;
+                    }
                     s
                 }
                 (Width::W32, true) => Reg::scalar(Scalar::UNKNOWN.zext32()),
@@ -906,9 +908,10 @@ fn unreachable_insn(code: &Code) -> Option<usize> {
         seen[i] = true;
         let insn = code.insns()[i].insn;
         if let Some(t) = insn.jump_target()
-            && let Some(ti) = code.index_of(t) {
-                work.push(ti);
-            }
+            && let Some(ti) = code.index_of(t)
+        {
+            work.push(ti);
+        }
         match insn {
             Insn::Call(CallTarget::Local(t)) | Insn::LdImm64 { imm: Imm64::Func(t), .. } => {
                 if let Some(ti) = code.index_of(t) {
