@@ -6,3 +6,4 @@ pub mod kernel;
 pub mod maprig;
 pub mod random;
 pub mod shared;
+pub mod verifier_corpus;

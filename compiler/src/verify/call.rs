@@ -143,7 +143,9 @@ impl Verifier<'_> {
             }
         }
         let r0 = match h.ret {
-            RetKind::Integer | RetKind::Void => Reg::unknown(),
+            RetKind::Integer => Reg::unknown(),
+            // The kernel leaves r0 unreadable after a void helper.
+            RetKind::Void => Reg::NOT_INIT,
             RetKind::MapValueOrNull => {
                 let m = map.expect("the spec gives lookup a map argument");
                 let null = !self.const_key_in_array(st, m);

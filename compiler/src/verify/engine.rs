@@ -10,6 +10,7 @@ use super::report::{Fail, Res, fail, not_init};
 use super::scalar::Scalar;
 use super::state::{Frame, FrameKind, Kind, Reg, Slot, State};
 use super::{AccessFact, COMPLEXITY_LIMIT, Facts, MAX_STACK, Rejection, VerifyInput};
+use bpfc_runtime::abi::ProgType;
 use bpfc_runtime::isa::{AluOp, CallTarget, Cfg, Code, Cond, Imm64, Insn, Operand, Reg as R, Width};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -18,6 +19,8 @@ struct Entry {
     state: State,
     pending: u32,
     parent: Option<u32>,
+    hits: u32,
+    misses: u32,
 }
 
 struct Pending {
@@ -222,10 +225,15 @@ impl<'a> Verifier<'a> {
                 widen(&prev, st);
             }
         }
-        for &e in &self.visited[idx] {
-            let entry = &self.arena[e as usize];
+        // States that keep failing to cover anything are dropped from the candidate list (the kernel's
+        // miss/hit eviction), which keeps a long-running loop from comparing against every iteration.
+        let mut i = 0;
+        while i < self.visited[idx].len() {
+            let e = self.visited[idx][i] as usize;
+            let entry = &mut self.arena[e];
             if entry.pending == 0 || at_callback_entry {
                 if entry.state.subsumes(st, false) {
+                    entry.hits += 1;
                     return Ok(true);
                 }
             } else if entry.state.subsumes(st, true) {
@@ -237,9 +245,17 @@ impl<'a> Verifier<'a> {
                     format!("infinite loop detected at insn {}", self.pc(idx)),
                 );
             }
+            entry.misses += 1;
+            if entry.misses > entry.hits * 3 + 3 {
+                // Only the pending count is still needed; free the state itself.
+                entry.state.frames = Vec::new();
+                self.visited[idx].swap_remove(i);
+            } else {
+                i += 1;
+            }
         }
         let id = self.arena.len() as u32;
-        self.arena.push(Entry { state: st.clone(), pending: 1, parent: self.cur_parent });
+        self.arena.push(Entry { state: st.clone(), pending: 1, parent: self.cur_parent, hits: 0, misses: 0 });
         self.visited[idx].push(id);
         self.cur_parent = Some(id);
         Ok(false)
@@ -317,13 +333,9 @@ impl<'a> Verifier<'a> {
             }
             Insn::Neg { width, dst } => {
                 let d = self.read(st, dst)?;
-                if d.kind.is_ptr() {
-                    return fail(
-                        format!("r{} holds {}; negating a pointer is not allowed", dst.num(), d.kind.describe()),
-                        format!("R{} pointer arithmetic prohibited", dst.num()),
-                    );
-                }
-                self.write(st, dst, Reg::scalar(d.s.neg(width)))?;
+                // Privileged programs may negate a pointer; the result is a plain number.
+                let v = if d.kind.is_ptr() { Scalar::UNKNOWN.truncate(width_bytes(width)) } else { d.s.neg(width) };
+                self.write(st, dst, Reg::scalar(v))?;
                 Ok(Step::Next(idx + 1))
             }
             Insn::MovSx { width, dst, src, from } => {
@@ -340,13 +352,8 @@ impl<'a> Verifier<'a> {
             }
             Insn::Endian { order, bits, dst } => {
                 let d = self.read(st, dst)?;
-                if d.kind.is_ptr() {
-                    return fail(
-                        format!("r{} holds {}; byte-swapping a pointer is not allowed", dst.num(), d.kind.describe()),
-                        format!("R{} pointer arithmetic prohibited", dst.num()),
-                    );
-                }
-                self.write(st, dst, Reg::scalar(d.s.endian(order, bits)))?;
+                let v = if d.kind.is_ptr() { Scalar::UNKNOWN } else { d.s };
+                self.write(st, dst, Reg::scalar(v.endian(order, bits)))?;
                 Ok(Step::Next(idx + 1))
             }
             Insn::Load { size, signed, dst, base, off } => {
@@ -457,13 +464,13 @@ impl<'a> Verifier<'a> {
             let v = match (width, s.kind.is_ptr()) {
                 (Width::W64, _) => {
                     let mut s = s;
-                    if s.kind == Kind::Scalar && s.s.value().is_none() {
-                        if let Operand::Reg(r) = src {
-                            if s.id == 0 {
-                                s.id = self.new_id();
-                                st.cur_mut().regs[r.index()].id = s.id;
-                            }
-                        }
+                    if s.kind == Kind::Scalar
+                        && s.s.value().is_none()
+                        && let Operand::Reg(r) = src
+                        && s.id == 0
+                    {
+                        s.id = self.new_id();
+                        st.cur_mut().regs[r.index()].id = s.id;
                     }
                     s
                 }
@@ -635,8 +642,10 @@ impl<'a> Verifier<'a> {
         {
             let nullable = matches!(p.kind, Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. });
             if !nullable {
-                // Pointers that are never NULL.
-                return Ok(self.branch(st, Some(cond == Cond::Ne), t_idx, f_idx, |_, _| true));
+                // The kernel's `reg_not_null`: checked map values and records are never NULL; for other
+                // pointers (stack, ctx) it explores both outcomes, and so does bpfc to agree.
+                let known = matches!(p.kind, Kind::MapValue { .. } | Kind::Mem { .. }).then_some(cond == Cond::Ne);
+                return Ok(self.branch(st, known, t_idx, f_idx, |_, _| true));
             }
             let id = p.id;
             let ref_id = p.ref_id;
@@ -763,7 +772,17 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// The combined stack of a call chain, for program types whose frames share one kernel stack.
+    /// Kprobe, tracepoint, raw tracepoint and perf_event programs get private stacks for every function
+    /// using 64 bytes or more on x86_64 (Linux ≥ 6.13), which makes the combined limit unreachable for
+    /// them; bpfc's runtime gives every frame its own 512 bytes anyway.
     fn check_combined_stack(&self) -> Res<()> {
+        if matches!(
+            self.inp.prog_type,
+            ProgType::Kprobe | ProgType::Tracepoint | ProgType::RawTracepoint | ProgType::PerfEvent | ProgType::Unspec
+        ) {
+            return Ok(());
+        }
         fn round(d: u32) -> i64 {
             (i64::from(d.max(1)) + 31) / 32 * 32
         }
@@ -786,6 +805,10 @@ impl<'a> Verifier<'a> {
         }
         Ok(())
     }
+}
+
+fn width_bytes(w: Width) -> u32 {
+    if w == Width::W64 { 8 } else { 4 }
 }
 
 fn op_name(op: AluOp) -> &'static str {
@@ -884,10 +907,10 @@ fn unreachable_insn(code: &Code) -> Option<usize> {
         }
         seen[i] = true;
         let insn = code.insns()[i].insn;
-        if let Some(t) = insn.jump_target() {
-            if let Some(ti) = code.index_of(t) {
-                work.push(ti);
-            }
+        if let Some(t) = insn.jump_target()
+            && let Some(ti) = code.index_of(t)
+        {
+            work.push(ti);
         }
         match insn {
             Insn::Call(CallTarget::Local(t)) | Insn::LdImm64 { imm: Imm64::Func(t), .. } => {

@@ -164,13 +164,13 @@ impl Verifier<'_> {
                         format!("dereference of modified ctx ptr R{regno} off={} disallowed", b.off),
                     );
                 }
-                if let Access::Write(Some(v)) = acc {
-                    if v.kind.is_ptr() {
-                        return fail(
-                            "storing a pointer into the context is not allowed",
-                            format!("R{regno} leaks addr into ctx"),
-                        );
-                    }
+                if let Access::Write(Some(v)) = acc
+                    && v.kind.is_ptr()
+                {
+                    return fail(
+                        "storing a pointer into the context is not allowed",
+                        format!("R{regno} leaks addr into ctx"),
+                    );
                 }
                 if let Err(e) = self.inp.ctx.check(fixed, size, write) {
                     return fail(
@@ -192,13 +192,13 @@ impl Verifier<'_> {
                         format!("write into map forbidden, value_size={} off={fixed} size={size}", def.value_size),
                     );
                 }
-                if let Access::Write(Some(v)) = acc {
-                    if v.kind.is_ptr() {
-                        return fail(
-                            format!("storing {} into map `{}` would leak a pointer", v.kind.describe(), def.name),
-                            format!("R{regno} leaks addr into map"),
-                        );
-                    }
+                if let Access::Write(Some(v)) = acc
+                    && v.kind.is_ptr()
+                {
+                    return fail(
+                        format!("storing {} into map `{}` would leak a pointer", v.kind.describe(), def.name),
+                        format!("R{regno} leaks addr into map"),
+                    );
                 }
                 let (limit, name) = (def.value_size, format!("map `{}` value", def.name));
                 let lock = def.spin_lock_off;
@@ -219,13 +219,13 @@ impl Verifier<'_> {
                 Ok(Some(Reg::scalar(Scalar::UNKNOWN.truncate(size))))
             }
             Kind::Mem { size: limit, null: false } => {
-                if let Access::Write(Some(v)) = acc {
-                    if v.kind.is_ptr() {
-                        return fail(
-                            "storing a pointer into a ringbuf record would leak it",
-                            format!("R{regno} leaks addr into mem"),
-                        );
-                    }
+                if let Access::Write(Some(v)) = acc
+                    && v.kind.is_ptr()
+                {
+                    return fail(
+                        "storing a pointer into a ringbuf record would leak it",
+                        format!("R{regno} leaks addr into mem"),
+                    );
                 }
                 let k = self.bounded(regno, &b, off, size, i64::from(limit), "ringbuf record", "mem", "mem_size")?;
                 self.record_access(
@@ -365,20 +365,23 @@ impl Verifier<'_> {
         match acc {
             Access::Write(v) => {
                 let exact = b.s.value().is_some();
-                if exact && size == 8 && lo % 8 == 0 {
-                    if let Some(v) = v {
-                        let (slot, _) = byte(lo);
-                        *fr.slot_mut(slot) = Slot { bytes: [ByteKind::Spill; 8], spill: v };
-                        return Ok(None);
-                    }
+                if exact
+                    && size == 8
+                    && lo % 8 == 0
+                    && let Some(v) = v
+                {
+                    let (slot, _) = byte(lo);
+                    *fr.slot_mut(slot) = Slot { bytes: [ByteKind::Spill; 8], spill: v };
+                    return Ok(None);
                 }
-                if let Some(v) = v {
-                    if v.kind.is_ptr() && !helper {
-                        return fail(
-                            format!("a pointer can only be saved to the stack as 8 aligned bytes, not {size}"),
-                            "invalid size of register spill",
-                        );
-                    }
+                if let Some(v) = v
+                    && v.kind.is_ptr()
+                    && !helper
+                {
+                    return fail(
+                        format!("a pointer can only be saved to the stack as 8 aligned bytes, not {size}"),
+                        "invalid size of register spill",
+                    );
                 }
                 let zero = exact
                     && matches!(v, Some(r) if r.kind == Kind::Scalar && r.s.value().map(|c| c & mask(size)) == Some(0));

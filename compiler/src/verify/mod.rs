@@ -213,3 +213,6 @@ impl std::error::Error for Rejection {}
 pub fn verify(input: &VerifyInput<'_>) -> Result<Facts, Box<Rejection>> {
     engine::Verifier::run(input)
 }
+
+#[cfg(test)]
+mod tests;

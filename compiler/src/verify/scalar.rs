@@ -286,6 +286,9 @@ impl Scalar {
 
     /// Sign-extension of the low `bits` bits to 64 bits.
     pub fn sign_extend(&self, bits: u32) -> Scalar {
+        if bits >= 64 {
+            return *self;
+        }
         if let Some(c) = self.value() {
             let sh = 64 - bits;
             return Scalar::konst((((c << sh) as i64) >> sh) as u64);

@@ -253,6 +253,9 @@ impl Slot {
 }
 
 /// What kind of function a frame runs.
+// Frames are cloned as a whole with their registers; boxing the callback arguments would only add an
+// allocation per callback frame.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FrameKind {
     /// The entry function.

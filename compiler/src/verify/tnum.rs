@@ -20,6 +20,9 @@ impl fmt::Debug for Tnum {
     }
 }
 
+// The operations keep the kernel's names (tnum_add, tnum_sub, ...) rather than operator traits, so the
+// code reads side by side with kernel/bpf/tnum.c.
+#[allow(clippy::should_implement_trait)]
 impl Tnum {
     /// Every value.
     pub const UNKNOWN: Tnum = Tnum { value: 0, mask: u64::MAX };

@@ -56,7 +56,7 @@ pub enum ArgKind {
 pub enum RetKind {
     /// An unknown scalar (`RET_INTEGER`).
     Integer,
-    /// Nothing meaningful (`RET_VOID`); r0 is still written and reads as an unknown scalar in bpfc.
+    /// Nothing (`RET_VOID`): r0 is unreadable afterwards, as in the kernel.
     Void,
     /// A pointer to a value of the map argument, or NULL (`RET_PTR_TO_MAP_VALUE_OR_NULL`).
     MapValueOrNull,
@@ -94,7 +94,7 @@ pub static HELPERS: &[HelperSpec] = &[
     h(3, "map_delete_elem", &[MapPtr, MapKey], Integer, false),
     h(4, "probe_read", &[MemWrite, SizeOrZero, Anything], Integer, true),
     h(5, "ktime_get_ns", &[], Integer, false),
-    h(6, "trace_printk", &[MemRead, Size, Anything, Anything, Anything], Integer, true),
+    h(6, "trace_printk", &[MemRead, Size], Integer, true),
     h(7, "get_prandom_u32", &[], Integer, false),
     h(8, "get_smp_processor_id", &[], Integer, false),
     h(12, "tail_call", &[Ctx, MapPtr, Anything], Void, false),

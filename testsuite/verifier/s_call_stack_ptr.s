@@ -1,0 +1,12 @@
+;; desc: the callee writes the caller's stack through a pointer
+;; prog: kprobe
+;; expect: accept
+mov %r1, %r10
+add %r1, -8
+call local f
+ldxdw %r0, [%r10-8]
+exit
+f:
+stdw [%r1+0], 42
+mov %r0, 0
+exit

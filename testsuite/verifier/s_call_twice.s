@@ -1,0 +1,14 @@
+;; desc: one function called from two places with different arguments
+;; prog: kprobe
+;; expect: accept
+mov %r1, 1
+call local f
+mov %r6, %r0
+mov %r1, 2
+call local f
+add %r0, %r6
+exit
+f:
+mov %r0, %r1
+mul %r0, 10
+exit

@@ -1,0 +1,5 @@
+;; desc: reads the first argument (di) from pt_regs
+;; prog: kprobe
+;; expect: accept
+ldxdw %r0, [%r1+112]
+exit

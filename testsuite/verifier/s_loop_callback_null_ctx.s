@@ -1,0 +1,13 @@
+;; desc: bpf_loop with a NULL context
+;; prog: kprobe
+;; expect: accept
+mov %r1, 10
+lddw %r2, func:cb
+mov %r3, 0
+mov %r4, 0
+call 181
+mov %r0, 0
+exit
+cb:
+mov %r0, 0
+exit

@@ -1,0 +1,15 @@
+;; desc: NULL check with the body in the taken branch
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: accept
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jne %r0, 0, use
+mov %r0, 0
+exit
+use:
+ldxdw %r0, [%r0+0]
+exit

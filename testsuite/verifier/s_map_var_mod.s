@@ -1,0 +1,21 @@
+;; desc: value[i % 8] with a 32-bit modulo
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: accept
+;; kernel: reject
+;; reason: bpfc tracks division and modulo by constants (sound, tested against concrete results); the kernel forgets the bounds
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+mov %r6, %r0
+call 7
+mod32 %r0, 8
+add %r6, %r0
+ldxb %r0, [%r6+0]
+exit
+out:
+mov %r0, 0
+exit

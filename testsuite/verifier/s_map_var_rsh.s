@@ -1,0 +1,19 @@
+;; desc: value[x >> 60] into a 16-byte value
+;; prog: kprobe
+;; map: m hash key=8 value=16 entries=16
+;; expect: accept
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+mov %r6, %r0
+ldxdw %r0, [%r6+0]
+rsh %r0, 60
+add %r6, %r0
+ldxb %r0, [%r6+0]
+exit
+out:
+mov %r0, 0
+exit

@@ -1,0 +1,13 @@
+;; desc: ringbuf_output from the stack
+;; prog: kprobe
+;; map: rb ringbuf key=0 value=0 entries=4096
+;; expect: accept
+stdw [%r10-8], 1
+lddw %r1, map:rb
+mov %r2, %r10
+add %r2, -8
+mov %r3, 8
+mov %r4, 0
+call 130
+mov %r0, 0
+exit

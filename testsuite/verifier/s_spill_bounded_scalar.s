@@ -1,0 +1,22 @@
+;; desc: a bounded scalar keeps its bounds through a spill
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: accept
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+mov %r6, %r0
+call 7
+and %r0, 7
+stxdw [%r10-16], %r0
+call 5
+ldxdw %r1, [%r10-16]
+add %r6, %r1
+ldxb %r0, [%r6+0]
+exit
+out:
+mov %r0, 0
+exit

@@ -1,0 +1,15 @@
+;; desc: for_each_map_elem callback reads past the value
+;; prog: kprobe
+;; map: a array key=4 value=8 entries=4
+;; expect: reject
+lddw %r1, map:a
+lddw %r2, func:cb
+mov %r3, 0
+mov %r4, 0
+call 164
+mov %r0, 0
+exit
+cb:
+ldxdw %r0, [%r3+8]
+mov %r0, 0
+exit

@@ -1,0 +1,5 @@
+;; desc: read before the context
+;; prog: kprobe
+;; expect: reject
+ldxdw %r0, [%r1-8]
+exit

@@ -1,0 +1,15 @@
+;; desc: atomic add at value+2
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: reject
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+mov %r1, 1
+lock add32 [%r0+2], %r1
+out:
+mov %r0, 0
+exit

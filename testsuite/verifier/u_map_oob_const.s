@@ -1,0 +1,16 @@
+;; desc: reads bytes 8..16 of an 8-byte value
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: reject
+;; error: invalid access to map value
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+ldxdw %r0, [%r0+8]
+exit
+out:
+mov %r0, 0
+exit

@@ -1,0 +1,16 @@
+;; desc: discards a map value pointer
+;; prog: kprobe
+;; map: m hash key=8 value=8 entries=16
+;; expect: reject
+stdw [%r10-8], 0
+mov %r2, %r10
+add %r2, -8
+lddw %r1, map:m
+call 1
+jeq %r0, 0, out
+mov %r1, %r0
+mov %r2, 0
+call 133
+out:
+mov %r0, 0
+exit

@@ -1,0 +1,5 @@
+;; desc: reads above the frame pointer
+;; prog: kprobe
+;; expect: reject
+ldxdw %r0, [%r10+8]
+exit
