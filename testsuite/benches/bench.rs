@@ -318,7 +318,8 @@ fn extra_figures(binding: &Binding) -> Result<()> {
         best * 1e3
     );
     let empty = decode(&assemble("mov %r0, 0\nexit").map_err(|e| anyhow::anyhow!("{e}"))?)?;
-    let src = ProgramSource { name: "empty", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &empty };
+    let src =
+        ProgramSource { name: "empty", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &empty };
     let jit = JitProgram::compile(&[src], &opts, false)?;
     let entry = jit.entry("empty").context("entry")?;
     let machine = binding.machine(EventMeta::default(), true);

@@ -18,8 +18,8 @@ fn examples() -> PathBuf {
 
 fn run(object: &Path, events: &Path, engine: Engine, checked: bool) -> Result<(RunLog, Vec<MapContents>), String> {
     let input = input::load(object).map_err(|e| e.to_string())?;
-    let session = Session::new(&input, engine, checked).map_err(|e| e.to_string())?;
     let formats = TpFormats::dirs(vec![examples().join("events/formats")], false);
+    let session = Session::new(&input, engine, checked, &formats).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(events).map_err(|e| e.to_string())?;
     let parsed = parse_str(&text, &events.display().to_string(), &formats).map_err(|e| e.to_string())?;
     let mut log = RunLog::default();

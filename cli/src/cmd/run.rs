@@ -58,7 +58,12 @@ pub struct Args {
 }
 
 /// Opens `input` on `engine` (a `.so` is always the AOT engine).
-pub fn open_session(input_path: &std::path::Path, engine: &str, checked: bool) -> anyhow::Result<Session> {
+pub fn open_session(
+    input_path: &std::path::Path,
+    engine: &str,
+    checked: bool,
+    formats: &TpFormats,
+) -> anyhow::Result<Session> {
     if input_path.extension().is_some_and(|e| e == "so") {
         return Ok(Session::from_library(NativeLibrary::open(input_path)?)?);
     }
@@ -66,7 +71,7 @@ pub fn open_session(input_path: &std::path::Path, engine: &str, checked: bool) -
         bail!("unknown engine `{engine}` (known: interp, jit, aot)");
     };
     let input = input::load(input_path)?;
-    Ok(Session::new(&input, engine, checked)?)
+    Ok(Session::new(&input, engine, checked, formats)?)
 }
 
 /// Replays `events` through `session`.
@@ -159,13 +164,13 @@ fn libc_status(status: i32) -> String {
 
 /// Runs the replay and prints the results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let session = open_session(&args.input, &args.engine, args.checked)?;
+    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
+    let session = open_session(&args.input, &args.engine, args.checked, &formats)?;
     if let Some(p) = &args.prog
         && !session.programs.iter().any(|(n, ..)| n == p)
     {
         bail!("{}: no program `{p}`", args.input.display());
     }
-    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
     let log = match &args.events {
         Some(events) => {
             let log = replay(&session, events, &formats, args.prog.as_deref())?;
