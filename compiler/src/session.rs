@@ -163,6 +163,8 @@ impl Session {
         };
         let binding = Binding::new(&input.maps)?;
         register_callbacks(&code, &binding);
+        // Verified native code never reads stack bytes it did not write: skip clearing the stack area.
+        binding.set_zero_stack(engine == Engine::Interp || checked);
         Ok(Session {
             programs: input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect(),
             engine,

@@ -109,6 +109,7 @@ pub struct Binding {
     values: Vec<*mut u8>,
     regions: Vec<Region>,
     decls: Vec<MapDecl>,
+    zero_stack: std::cell::Cell<bool>,
 }
 
 /// Read-only contexts for tracing programs, as the kernel enforces.
@@ -202,7 +203,17 @@ impl Binding {
         let regions = registry.regions();
         let host = Box::new(HostState::new(Arc::clone(&registry)));
         host.set_callback_runner(crate::exec::run_callback);
-        Ok(Binding { registry, host, helpers: linux_helpers(), fds, handles, values, regions, decls: decls.to_vec() })
+        Ok(Binding {
+            registry,
+            host,
+            helpers: linux_helpers(),
+            fds,
+            handles,
+            values,
+            regions,
+            decls: decls.to_vec(),
+            zero_stack: std::cell::Cell::new(true),
+        })
     }
 
     /// The machine an invocation on `event` runs against.
@@ -214,8 +225,15 @@ impl Binding {
             host: self.host.as_host_ptr(),
             event,
             ctx_writable,
+            zero_stack: self.zero_stack.get(),
             ..Machine::new(&self.helpers)
         }
+    }
+
+    /// Whether invocations start with a zeroed stack area (default). Only code the verifier accepted may
+    /// run without: it never reads stack bytes it did not write.
+    pub fn set_zero_stack(&self, zero: bool) {
+        self.zero_stack.set(zero);
     }
 
     /// The helper state (trace output, ring buffers, replayed memory).

@@ -55,6 +55,9 @@ pub struct Machine<'a> {
     pub ctx_writable: bool,
     /// Tail calls already taken in this chain (the dispatcher carries it from program to program).
     pub tail_call_count: u64,
+    /// Start the invocation with a zeroed stack area (the interpreter's semantics). Code the verifier
+    /// accepted never reads stack bytes it did not write, so it may skip the 4 KiB clear.
+    pub zero_stack: bool,
 }
 
 impl<'a> Machine<'a> {
@@ -70,6 +73,7 @@ impl<'a> Machine<'a> {
             budget: DEFAULT_BUDGET,
             ctx_writable: true,
             tail_call_count: 0,
+            zero_stack: true,
         }
     }
 }
@@ -141,7 +145,11 @@ fn outcome(env: &Env, r0: u64) -> Outcome {
 
 /// Runs `f` on a fresh invocation of `m` with `ctx`, then reads the outcome.
 fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<'_>) -> u64) -> Outcome {
-    let mut stack = StackArea([0; STACK_AREA]);
+    // One stack area per thread, reused (a nested invocation on the same thread gets a fresh one).
+    let mut stack = STACK_POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| Box::new(StackArea([0; STACK_AREA])));
+    if m.zero_stack {
+        stack.0.fill(0);
+    }
     let stack_base = stack.0.as_mut_ptr().expose_provenance() as u64;
     let ctx_ptr = if ctx.is_empty() { 0 } else { ctx.as_mut_ptr().expose_provenance() as u64 };
     let mut env = new_env(m, stack_base, ctx_ptr, ctx.len() as u64);
@@ -151,7 +159,14 @@ fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<
     let bounds =
         unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, m.ctx_writable, m.regions) };
     let r0 = f(&mut env, bounds);
-    outcome(&env, r0)
+    let result = outcome(&env, r0);
+    STACK_POOL.with(|p| p.borrow_mut().push(stack));
+    result
+}
+
+thread_local! {
+    /// Stack areas of finished invocations, reused by the next ones on this thread.
+    static STACK_POOL: std::cell::RefCell<Vec<Box<StackArea>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Interprets `code` from slot 0 with `ctx` as r1 (and its length as r2). Code whose function structure

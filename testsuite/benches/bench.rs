@@ -169,7 +169,12 @@ fn main() -> Result<()> {
     let interp: Vec<InterpProgram> =
         input.programs.iter().map(|p| InterpProgram::new(&p.code)).collect::<Result<_, _>>()?;
 
+    // Benchmarks measure verified code: every program must pass the verifier.
+    let formats = bpfc_runtime::events::formats::TpFormats::dirs(vec![], false);
+    let safety = bpfc_compiler::pipeline::gate(&input, false, &formats)?;
+    anyhow::ensure!(safety == bpfc_compiler::pipeline::Safety::Verified, "bench programs must verify");
     let binding = Binding::new(&input.maps)?;
+    binding.set_zero_stack(false);
     binding
         .map(buffers)
         .context("buffers")?
