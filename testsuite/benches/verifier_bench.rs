@@ -64,7 +64,8 @@ fn main() {
     let safe: Vec<&CorpusProgram> = corpus.iter().filter(|p| p.expect_accept).collect();
     report("corpus: safe programs (x20)", &safe, 20);
 
-    let mut big = String::from(";; prog: kprobe\n;; map: m hash key=8 value=64 entries=64\n;; expect: accept\nmov %r9, 0\n");
+    let mut big =
+        String::from(";; prog: kprobe\n;; map: m hash key=8 value=64 entries=64\n;; expect: accept\nmov %r9, 0\n");
     for i in 0..200 {
         big += &format!(
             "stdw [%r10-8], {i}\nmov %r2, %r10\nadd %r2, -8\nlddw %r1, map:m\ncall 1\njeq %r0, 0, skip{i}\n\
@@ -84,5 +85,11 @@ fn main() {
     report("bounded loop, 100,000 iterations", &[&lp], 1);
     let limit = corpus.iter().filter(|p| p.name == "u_loop_unbounded_count").collect::<Vec<_>>();
     let (_, s) = measure(&limit, 1);
-    println!("{:<44} {:>10} insns processed in {s:>7.3} s = {:>12.0} insns/s   peak RSS {} KiB", "complexity limit (rejected)", 1_000_000, 1e6 / s, peak_rss_kib());
+    println!(
+        "{:<44} {:>10} insns processed in {s:>7.3} s = {:>12.0} insns/s   peak RSS {} KiB",
+        "complexity limit (rejected)",
+        1_000_000,
+        1e6 / s,
+        peak_rss_kib()
+    );
 }

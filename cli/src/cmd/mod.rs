@@ -7,3 +7,4 @@ pub mod disasm;
 pub mod info;
 pub mod run;
 pub mod test;
+pub mod verify;
