@@ -4,6 +4,7 @@
 
 use bpfc_compiler::verify::{MapDef, VerifyInput, ctx_layout, license_is_gpl, verify};
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +19,11 @@ pub struct Args {
     /// Log level: 1 processed instructions, 2 also the state after each.
     #[arg(long, default_value_t = 0)]
     log: u32,
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn out(s: &str) {
+    let _ = std::io::stdout().write_all(s.as_bytes());
 }
 
 /// Runs `bpfc verify`.
@@ -57,12 +63,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         match verify(&vi) {
             Ok(f) => {
-                print!("{}", f.log);
-                println!("{}: accepted ({} instructions processed, {} states)", p.name, f.processed, f.states);
+                out(&format!("{}{}: accepted ({} instructions processed, {} states)\n", f.log, p.name, f.processed, f.states));
             }
             Err(r) => {
-                print!("{}", r.log);
-                println!("{r}");
+                out(&format!("{}{r}\n", r.log));
                 rejected = true;
             }
         }
