@@ -63,7 +63,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         match verify(&vi) {
             Ok(f) => {
-                out(&format!("{}{}: accepted ({} instructions processed, {} states)\n", f.log, p.name, f.processed, f.states));
+                out(&format!(
+                    "{}{}: accepted ({} instructions processed, {} states)\n",
+                    f.log, p.name, f.processed, f.states
+                ));
             }
             Err(r) => {
                 out(&format!("{}{r}\n", r.log));
