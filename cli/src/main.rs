@@ -44,6 +44,8 @@ commands! {
     Asm(asm),
     /// Summarise a clang BPF object: programs, maps, globals, license, BTF, CO-RE.
     Info(info),
+    /// Verify the programs of an object as the kernel would; print the verdict (and log with --log).
+    Verify(verify),
 }
 
 /// bpfc: an ahead-of-time eBPF compiler.

@@ -65,6 +65,44 @@ fn run_ours(p: &CorpusProgram, code: &bpfc_runtime::isa::Code, ctx: &CtxLayout) 
     verify(&input).map(|f| f.processed).map_err(|r| r.to_string())
 }
 
+/// An example object: every program through bpfc's verifier, the whole object through the kernel
+/// (`bpftool prog loadall`, which creates the maps and BTF as libbpf does). Both must accept.
+fn check_example(path: &Path) -> Result<(), Failed> {
+    use bpfc_compiler::verify::{MapDef, ctx_layout, license_is_gpl};
+    let input = bpfc_compiler::input::load(path).map_err(|e| e.to_string())?;
+    let maps: Vec<MapDef> = input.maps.iter().map(MapDef::from).collect();
+    for p in &input.programs {
+        let ctx = ctx_layout(p.prog_type, 0);
+        let vi = VerifyInput {
+            name: &p.name,
+            code: &p.code,
+            prog_type: p.prog_type,
+            ctx: &ctx,
+            maps: &maps,
+            map_fds: &[],
+            lines: None,
+            gpl: license_is_gpl(&input.license),
+            log_level: 0,
+        };
+        verify(&vi).map_err(|r| format!("bpfc rejects an example the kernel accepts:\n{r}"))?;
+    }
+    let pin = format!(
+        "/sys/fs/bpf/bpfc_verifier_{}_{}",
+        std::process::id(),
+        path.file_stem().unwrap_or_default().to_string_lossy().replace('.', "_")
+    );
+    let out = std::process::Command::new("bpftool").args(["prog", "loadall"]).arg(path).arg(&pin).output();
+    let _ = std::fs::remove_dir_all(&pin);
+    match out {
+        Err(e) => {
+            eprintln!("SKIP kernel half of {}: bpftool: {e}", path.display());
+            Ok(())
+        }
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!("the kernel rejects {}:\n{}", path.display(), String::from_utf8_lossy(&o.stderr)).into()),
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("verifier");
@@ -87,6 +125,17 @@ fn main() {
         let c = Arc::clone(&corpus);
         let o = oracle.clone();
         trials.push(Trial::test(format!("verifier::{}", corpus[i].name), move || check(&c[i], o.as_deref())));
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut objs: Vec<_> = std::fs::read_dir(&examples)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "o")).collect()
+        })
+        .unwrap_or_default();
+    objs.sort();
+    for o in objs {
+        let name = o.file_name().unwrap_or_default().to_string_lossy().to_string();
+        trials.push(Trial::test(format!("examples::{name}"), move || check_example(&o)));
     }
     let c = Arc::clone(&corpus);
     trials.push(Trial::test("verifier::differences_documented", move || {

@@ -8,3 +8,4 @@ pub mod info;
 pub mod record;
 pub mod run;
 pub mod test;
+pub mod verify;

@@ -24,6 +24,7 @@ fn map_ok(t: u32, id: u32) -> bool {
         mt::STACK_TRACE => id == 27,
         mt::QUEUE | mt::STACK => matches!(id, 87..=89),
         mt::BLOOM_FILTER => matches!(id, 87 | 89),
+        mt::ARRAY_OF_MAPS | mt::HASH_OF_MAPS => id == 1,
         _ => generic || id == 164,
     };
     let ok_for_func = match id {
@@ -146,6 +147,22 @@ impl Verifier<'_> {
             RetKind::Integer => Reg::unknown(),
             // The kernel leaves r0 unreadable after a void helper.
             RetKind::Void => Reg::NOT_INIT,
+            RetKind::MapValueOrNull
+                if map.is_some_and(|m| {
+                    matches!(self.inp.maps[m as usize].map_type, mt::ARRAY_OF_MAPS | mt::HASH_OF_MAPS)
+                }) =>
+            {
+                let d = &self.inp.maps[map.unwrap_or(0) as usize];
+                let Some(inner) = d.inner_map.filter(|&i| (i as usize) < self.inp.maps.len()) else {
+                    return fail(
+                        format!("map-in-map `{}` has no inner map template", d.name),
+                        "map-in-map without inner map",
+                    );
+                };
+                let mut r = Reg::ptr(Kind::MapPtrOrNull { map: inner }, 0);
+                r.id = self.new_id();
+                r
+            }
             RetKind::MapValueOrNull => {
                 let m = map.expect("the spec gives lookup a map argument");
                 let null = !self.const_key_in_array(st, m);

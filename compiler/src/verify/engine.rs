@@ -534,7 +534,7 @@ impl<'a> Verifier<'a> {
             }
         }
         match p.kind {
-            Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } => {
+            Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } | Kind::MapPtrOrNull { .. } => {
                 return fail(
                     format!("r{d} is {}: compare it with NULL before doing arithmetic on it", p.kind.describe()),
                     format!("R{d} pointer arithmetic on {what} prohibited, null-check it first"),
@@ -640,7 +640,10 @@ impl<'a> Verifier<'a> {
             && p.kind.is_ptr()
             && (a.kind.is_ptr() != b.kind.is_ptr())
         {
-            let nullable = matches!(p.kind, Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. });
+            let nullable = matches!(
+                p.kind,
+                Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } | Kind::MapPtrOrNull { .. }
+            );
             if !nullable {
                 // The kernel's `reg_not_null`: checked map values and records are never NULL; for other
                 // pointers (stack, ctx) it explores both outcomes, and so does bpfc to agree.
@@ -854,13 +857,20 @@ fn set_scalar(st: &mut State, r: R, id: u32, v: Scalar) {
 /// After `p == NULL` / `p != NULL` on a nullable pointer: every copy becomes 0 or a valid pointer.
 fn mark_null_checked(st: &mut State, id: u32, ref_id: u32, is_null: bool) {
     st.for_each_reg(|x| {
-        if x.id == id && id != 0 && matches!(x.kind, Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. }) {
+        if x.id == id
+            && id != 0
+            && matches!(
+                x.kind,
+                Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } | Kind::MapPtrOrNull { .. }
+            )
+        {
             if is_null {
                 *x = Reg::konst(0);
             } else {
                 x.kind = match x.kind {
                     Kind::MapValue { map, .. } => Kind::MapValue { map, null: false },
                     Kind::Mem { size, .. } => Kind::Mem { size, null: false },
+                    Kind::MapPtrOrNull { map } => Kind::MapPtr { map },
                     k => k,
                 };
                 x.id = 0;

@@ -131,11 +131,12 @@ impl Verifier<'_> {
             Kind::NotInit => super::report::not_init(regno as usize),
             Kind::Scalar
             | Kind::MapPtr { .. }
+            | Kind::MapPtrOrNull { .. }
             | Kind::Func { .. }
             | Kind::MapValue { null: true, .. }
             | Kind::Mem { null: true, .. } => {
                 let hint = match b.kind {
-                    Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } => {
+                    Kind::MapValue { null: true, .. } | Kind::Mem { null: true, .. } | Kind::MapPtrOrNull { .. } => {
                         " — it may be NULL: add `if (!p) return 0;` before using it"
                     }
                     Kind::Scalar => " — it is a number, not a pointer the verifier can track",

@@ -96,6 +96,8 @@ pub struct MapDef {
     pub init: Option<Vec<u8>>,
     /// Offset of a `struct bpf_spin_lock` in the value, when BTF declares one.
     pub spin_lock_off: Option<u32>,
+    /// For map-in-map: the index of the inner map template (what a lookup returns).
+    pub inner_map: Option<u32>,
 }
 
 /// Everything the verifier looks at.
@@ -208,6 +210,35 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+impl From<&bpfc_runtime::bind::MapDecl> for MapDef {
+    /// The verifier's view of a bound map: read-only when `BPF_F_RDONLY_PROG` is set (`.rodata`).
+    fn from(d: &bpfc_runtime::bind::MapDecl) -> MapDef {
+        MapDef {
+            name: d.name.clone(),
+            map_type: d.map_type,
+            key_size: d.key_size,
+            value_size: d.value_size,
+            max_entries: d.max_entries,
+            flags: d.flags,
+            readonly: d.flags & bpfc_runtime::bind::BPF_F_RDONLY_PROG != 0,
+            init: d.init.clone(),
+            spin_lock_off: None,
+            inner_map: d.inner_map,
+        }
+    }
+}
+
+/// The context layout programs of `prog_type` are verified against on this machine: the kernel's
+/// rules for tracing types, a `ctx_len`-byte buffer otherwise (raw bytecode, conformance programs).
+pub fn ctx_layout(prog_type: ProgType, ctx_len: u32) -> CtxLayout {
+    CtxLayout::for_prog_type(prog_type, bpfc_runtime::ctx::Arch::host()).unwrap_or_else(|| CtxLayout::buffer(ctx_len))
+}
+
+/// Whether a license string is GPL-compatible, as the kernel's `license_is_gpl_compatible` decides.
+pub fn license_is_gpl(license: &str) -> bool {
+    matches!(license, "GPL" | "GPL v2" | "GPL and additional rights" | "Dual BSD/GPL" | "Dual MIT/GPL" | "Dual MPL/GPL")
+}
 
 /// Verifies one program.
 pub fn verify(input: &VerifyInput<'_>) -> Result<Facts, Box<Rejection>> {

@@ -269,8 +269,9 @@ impl Scalar {
     /// The low `bytes` bytes, zero-extended.
     pub fn truncate(&self, bytes: u32) -> Scalar {
         match bytes {
-            8 => *self,
+            0 => Scalar::konst(0),
             4 => self.zext32(),
+            8.. => *self,
             _ => {
                 let max = (1u64 << (bytes * 8)) - 1;
                 if self.umax <= max {

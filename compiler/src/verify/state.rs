@@ -31,6 +31,11 @@ pub enum Kind {
         /// Map index.
         map: u32,
     },
+    /// An inner map returned by a lookup in a map-in-map, NULL until checked.
+    MapPtrOrNull {
+        /// Inner map index.
+        map: u32,
+    },
     /// A pointer into a map value; `null` until a null check proves otherwise.
     MapValue {
         /// Map index.
@@ -61,6 +66,7 @@ impl Kind {
             Kind::Ctx => "ctx",
             Kind::Stack { .. } => "fp",
             Kind::MapPtr { .. } => "map_ptr",
+            Kind::MapPtrOrNull { .. } => "map_ptr_or_null",
             Kind::MapValue { null: false, .. } => "map_value",
             Kind::MapValue { null: true, .. } => "map_value_or_null",
             Kind::Mem { null: false, .. } => "ringbuf_mem",
@@ -77,6 +83,7 @@ impl Kind {
             Kind::Ctx => "the context pointer",
             Kind::Stack { .. } => "a pointer to the stack",
             Kind::MapPtr { .. } => "a map (not a pointer to its data)",
+            Kind::MapPtrOrNull { .. } => "an inner map that may be NULL",
             Kind::MapValue { null: false, .. } => "a pointer to a map value",
             Kind::MapValue { null: true, .. } => "a map value pointer that may be NULL",
             Kind::Mem { null: false, .. } => "a pointer to a ringbuf record",
@@ -168,7 +175,9 @@ impl fmt::Display for Reg {
             k => {
                 let mut extra = Vec::new();
                 match k {
-                    Kind::MapPtr { map } | Kind::MapValue { map, .. } => extra.push(format!("map={map}")),
+                    Kind::MapPtr { map } | Kind::MapPtrOrNull { map } | Kind::MapValue { map, .. } => {
+                        extra.push(format!("map={map}"))
+                    }
                     Kind::Mem { size, .. } => extra.push(format!("size={size}")),
                     Kind::Func { pc } => extra.push(format!("pc={pc}")),
                     Kind::Stack { frame } if frame > 0 => extra.push(format!("frame={frame}")),

@@ -38,6 +38,9 @@ pub struct CtxLayout {
     pub write: Option<(u32, u32)>,
     /// Whether `off % size == 0` is required, as every tracing `*_is_valid_access` does.
     pub aligned: bool,
+    /// Accesses below this offset must be exactly 8 bytes (perf_event programs read `pt_regs` only as
+    /// whole `long`s; the kernel's `pe_prog_is_valid_access`). 0 for no such rule.
+    pub word_only_below: u32,
     /// Human-readable name of the context struct, for messages.
     pub struct_name: String,
 }
@@ -62,6 +65,14 @@ pub enum CtxDenied {
     ReadOnly {
         /// The struct.
         what: String,
+    },
+    /// A narrow read of a field the kernel only allows as a whole `long`.
+    #[error("bytes {off}..{end} must be read as one 8-byte word")]
+    NarrowWord {
+        /// First byte.
+        off: i64,
+        /// One past the last byte.
+        end: i64,
     },
     /// The offset is not a multiple of the access size.
     #[error("offset {off} is not a multiple of the access size {size}")]
@@ -91,7 +102,17 @@ impl CtxLayout {
             }
             _ => return None,
         };
-        Some(CtxLayout { prog_type, size, read_start, read_end, write, aligned: true, struct_name: name })
+        let word_only_below = if prog_type == ProgType::PerfEvent { regs } else { 0 };
+        Some(CtxLayout {
+            prog_type,
+            size,
+            read_start,
+            read_end,
+            write,
+            aligned: true,
+            word_only_below,
+            struct_name: name,
+        })
     }
 
     /// A tracepoint program bound to one event: reads limited to the record the format describes (past
@@ -105,6 +126,7 @@ impl CtxLayout {
             read_end: size,
             write: None,
             aligned: true,
+            word_only_below: 0,
             struct_name: format!("record of tracepoint {}", format.name),
         }
     }
@@ -119,6 +141,7 @@ impl CtxLayout {
             read_end: size,
             write: Some((0, size)),
             aligned: false,
+            word_only_below: 0,
             struct_name: format!("{size}-byte context buffer"),
         }
     }
@@ -146,6 +169,9 @@ impl CtxLayout {
                 allowed: format!("readable bytes {}..{}", self.read_start, self.read_end),
             });
         }
+        if off < i64::from(self.word_only_below) && size != 8 {
+            return Err(CtxDenied::NarrowWord { off, end });
+        }
         if self.aligned && off.rem_euclid(i64::from(size)) != 0 {
             return Err(CtxDenied::Misaligned { off, size });
         }
@@ -172,5 +198,9 @@ mod tests {
         assert!(t.check(8, 8, false).is_ok());
         assert!(t.check(8184, 8, false).is_ok());
         assert!(t.check(8188, 8, false).is_err());
+        let p = CtxLayout::for_prog_type(ProgType::PerfEvent, Arch::X86_64).unwrap();
+        assert!(p.check(0, 4, false).is_err());
+        assert!(p.check(0, 8, false).is_ok());
+        assert!(p.check(168, 4, false).is_ok());
     }
 }
