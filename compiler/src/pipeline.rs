@@ -7,7 +7,6 @@
 use crate::input::{Input, InputProgram};
 use crate::verify::{Facts, MapDef, Rejection, VerifyInput, verify};
 use bpfc_runtime::abi::ProgType;
-use bpfc_runtime::bind::BPF_F_RDONLY_PROG;
 use bpfc_runtime::ctx::{Arch, CtxLayout};
 use bpfc_runtime::events::formats::TpFormats;
 use std::collections::BTreeMap;
@@ -39,21 +38,7 @@ pub enum GateError {
 
 /// The verifier's view of the input's maps.
 pub fn verifier_maps(input: &Input) -> Vec<MapDef> {
-    input
-        .maps
-        .iter()
-        .map(|m| MapDef {
-            name: m.name.clone(),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            flags: m.flags,
-            readonly: m.flags & BPF_F_RDONLY_PROG != 0,
-            init: m.init.clone(),
-            spin_lock_off: None,
-        })
-        .collect()
+    input.maps.iter().map(MapDef::from).collect()
 }
 
 /// The context layout of a program: its tracepoint's record (from `formats`), `pt_regs` for probes, and
@@ -70,7 +55,7 @@ pub fn ctx_layout(p: &InputProgram, formats: &TpFormats) -> Result<CtxLayout, Ga
     }
     // Program types whose context bpfc does not model (XDP, sockets, ...) get an empty one: programs that
     // never touch their context verify, any context access is rejected.
-    Ok(CtxLayout::for_prog_type(p.prog_type, Arch::X86_64).unwrap_or_else(|| CtxLayout::buffer(0)))
+    Ok(CtxLayout::for_prog_type(p.prog_type, Arch::host()).unwrap_or_else(|| CtxLayout::buffer(0)))
 }
 
 /// Verifies one program at `log_level` (0–2).
@@ -95,7 +80,7 @@ pub fn verify_program(
         maps: &maps,
         map_fds: &[],
         lines: lines.as_ref(),
-        gpl: input.license.contains("GPL"),
+        gpl: crate::verify::license_is_gpl(&input.license),
         log_level,
     }))
 }
