@@ -92,7 +92,7 @@ fn register_callbacks(code: &Code, binding: &Binding) {
 
 enum Code {
     Interp(Vec<InterpProgram>),
-    Jit(JitProgram),
+    Jit(Box<JitProgram>),
     Aot(NativeLibrary),
 }
 
@@ -143,7 +143,7 @@ impl Session {
                     })
                     .collect::<Result<_, _>>()?,
             ),
-            Engine::Jit => Code::Jit(JitProgram::compile(&sources, &opts, false)?),
+            Engine::Jit => Code::Jit(Box::new(JitProgram::compile(&sources, &opts, false)?)),
             Engine::Aot => {
                 let built = build_object(
                     &ObjectSource { programs: sources, maps: input.maps.clone(), license: input.license.clone() },

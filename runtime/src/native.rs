@@ -158,7 +158,7 @@ impl NativeLibrary {
             let callbacks = (0..p.callback_count as usize)
                 // SAFETY: `callbacks` has `callback_count` entries emitted by bpfc (checked non-null above).
                 .filter_map(|j| unsafe { *p.callbacks.add(j) })
-                .map(|f| f as u64)
+                .map(|f| f as usize as u64)
                 .collect();
             programs.push(NativeProgram {
                 // SAFETY: names point to NUL-terminated strings of the object.

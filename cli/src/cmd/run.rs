@@ -134,7 +134,7 @@ fn live(session: &Session, args: &Args) -> anyhow::Result<RunLog> {
     };
     let mut log = RunLog::default();
     let mut n = 0;
-    while let Some(mut event) = source.next() {
+    for mut event in source.by_ref() {
         n += 1;
         let recorded = writer.is_some().then(|| event.record_memory());
         let before = log.lines.len();

@@ -18,12 +18,15 @@ use std::process::Command;
 const HEADER: &str = include_str!("../../../include/bpfc.h");
 const HARNESS: &str = include_str!("cross_harness.c");
 
+/// A case by its bytecode and input memory.
+type CaseKey = (Vec<u8>, Vec<u8>);
+
 /// Results computed ahead by running all cases on the target at once.
 #[derive(Debug)]
 pub struct CrossEngine {
     name: String,
     /// (code bytes, input memory) → (outcome, memory afterwards).
-    results: HashMap<(Vec<u8>, Vec<u8>), (Outcome, Vec<u8>)>,
+    results: HashMap<CaseKey, (Outcome, Vec<u8>)>,
 }
 
 /// The qemu-user binary for a target triple's architecture, or `None` for the host.

@@ -353,13 +353,13 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
             let fp = builder.ins().load(I64, env_flags(), env, env_offsets::STACK_TOP);
             builder.def_var(regs[1], params[0]);
             builder.def_var(regs[2], ctx_len);
-            for r in 3..=5 {
-                builder.def_var(regs[r], zero);
+            for &reg in &regs[3..=5] {
+                builder.def_var(reg, zero);
             }
             (env, fp)
         } else {
-            for r in 1..=5 {
-                builder.def_var(regs[r], params[r - 1]);
+            for (&reg, &param) in regs[1..=5].iter().zip(&params) {
+                builder.def_var(reg, param);
             }
             (params[5], params[6])
         };
