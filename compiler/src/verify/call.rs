@@ -204,7 +204,7 @@ impl Verifier<'_> {
         let key = *st.reg(2);
         let (Kind::Stack { frame }, Some(v)) = (key.kind, key.s.value()) else { return false };
         let off = i64::from(key.off) + v as i64;
-        if off >= 0 || off < -super::MAX_STACK || d.key_size == 0 {
+        if !(-super::MAX_STACK..0).contains(&off) || d.key_size == 0 {
             return false;
         }
         let Some(fr) = st.frames.get(frame as usize) else { return false };
