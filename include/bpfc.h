@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define BPFC_ABI_VERSION 1u
+#define BPFC_ABI_VERSION 2u
 #define BPFC_STACK_SIZE 512u
 #define BPFC_MAX_FRAMES 8u
 #define BPFC_STACK_AREA (BPFC_STACK_SIZE * BPFC_MAX_FRAMES)
@@ -101,6 +101,7 @@ struct bpfc_env {
     struct bpfc_trap trap;
     struct bpfc_event event;
     void *host;
+    uint64_t callback_fp; /* frame top for the next BPF callback */
 };
 
 struct bpfc_prog_desc {
@@ -109,6 +110,8 @@ struct bpfc_prog_desc {
     uint32_t prog_type;
     uint32_t insn_count;
     bpfc_entry_fn entry;
+    uint64_t callback_count;
+    const bpfc_helper_fn *callbacks; /* trampolines of functions the program takes the address of */
 };
 
 struct bpfc_map_desc {
@@ -146,7 +149,8 @@ _Static_assert(offsetof(struct bpfc_env, check) == 88, "env layout");
 _Static_assert(offsetof(struct bpfc_env, status) == 96, "env layout");
 _Static_assert(offsetof(struct bpfc_env, budget) == 128, "env layout");
 _Static_assert(offsetof(struct bpfc_env, trap) == 136, "env layout");
-_Static_assert(sizeof(struct bpfc_prog_desc) == 32, "prog desc layout");
+_Static_assert(sizeof(struct bpfc_prog_desc) == 48, "prog desc layout");
+_Static_assert(offsetof(struct bpfc_env, callback_fp) == 216, "env layout");
 _Static_assert(sizeof(struct bpfc_map_desc) == 48, "map desc layout");
 _Static_assert(sizeof(struct bpfc_object) == 72, "object layout");
 #endif

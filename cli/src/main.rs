@@ -28,6 +28,8 @@ macro_rules! commands {
 }
 
 commands! {
+    /// Run live (like `run --attach`) and write the events as a replay file.
+    Record(record),
     /// Run an object's programs on every engine over replayed events and report any difference.
     Test(test),
     /// Run the programs of an object on replayed events (all engines share maps and helpers).

@@ -14,5 +14,6 @@ pub mod input;
 pub mod kernel;
 pub mod link;
 pub mod lower;
+pub mod pipeline;
 pub mod session;
 pub mod verify;

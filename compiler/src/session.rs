@@ -7,8 +7,10 @@ use crate::emit::object::{ObjectSource, build_object, link_shared};
 use crate::emit::{CodegenOptions, EmitError, ProgramSource};
 use crate::input::Input;
 use crate::lower::LowerOptions;
+use crate::pipeline::Safety;
 use bpfc_runtime::abi::{EventMeta, ProgType};
 use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
+use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::interp::Program as InterpProgram;
 use bpfc_runtime::native::{NativeError, NativeLibrary};
 use std::path::PathBuf;
@@ -63,6 +65,9 @@ pub enum SessionError {
         /// Why.
         message: String,
     },
+    /// The verifier refused a program (or its context is unknown).
+    #[error(transparent)]
+    Gate(#[from] crate::pipeline::GateError),
     /// Writing build products failed.
     #[error("{path}: {source}")]
     Io {
@@ -72,6 +77,17 @@ pub enum SessionError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Lets helpers run the native callback trampolines of `code` (and only those).
+fn register_callbacks(code: &Code, binding: &Binding) {
+    match code {
+        Code::Interp(_) => {}
+        Code::Jit(jit) => binding.host().allow_native_callbacks(jit.callbacks().iter().copied()),
+        Code::Aot(lib) => {
+            binding.host().allow_native_callbacks(lib.programs.iter().flat_map(|p| p.callbacks.iter().copied()))
+        }
+    }
 }
 
 enum Code {
@@ -96,8 +112,15 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Compiles (or prepares) every program of `input` for `engine` and binds its maps.
-    pub fn new(input: &Input, engine: Engine, checked: bool) -> Result<Session, SessionError> {
+    /// Compiles (or prepares) every program of `input` for `engine` and binds its maps. Native engines
+    /// compile verified code only: unless `checked` is asked for (or the input is raw bytecode), every
+    /// program must pass the verifier first (`pipeline::gate`; tracepoint layouts come from `formats`).
+    /// The interpreter checks every access itself and runs any program.
+    pub fn new(input: &Input, engine: Engine, checked: bool, formats: &TpFormats) -> Result<Session, SessionError> {
+        let checked = match engine {
+            Engine::Interp => checked,
+            Engine::Jit | Engine::Aot => crate::pipeline::gate(input, checked, formats)? == Safety::Checked,
+        };
         let sources: Vec<ProgramSource<'_>> = input
             .programs
             .iter()
@@ -138,11 +161,15 @@ impl Session {
                 Code::Aot(lib?)
             }
         };
+        let binding = Binding::new(&input.maps)?;
+        register_callbacks(&code, &binding);
+        // Verified native code never reads stack bytes it did not write: skip clearing the stack area.
+        binding.set_zero_stack(engine == Engine::Interp || checked);
         Ok(Session {
             programs: input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect(),
             engine,
             code,
-            binding: Binding::new(&input.maps)?,
+            binding,
         })
     }
 
@@ -154,7 +181,9 @@ impl Session {
             .iter()
             .map(|p| (p.name.clone(), p.section.clone(), ProgType::from_u32(p.prog_type).unwrap_or(ProgType::Unspec)))
             .collect();
-        Ok(Session { programs, engine: Engine::Aot, code: Code::Aot(lib), binding })
+        let code = Code::Aot(lib);
+        register_callbacks(&code, &binding);
+        Ok(Session { programs, engine: Engine::Aot, code, binding })
     }
 
     /// The engine.

@@ -21,7 +21,9 @@ use std::ffi::{c_char, c_void};
 use std::mem::offset_of;
 
 /// Version of this ABI; a native object built for another version is refused at bind time.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+/// Tag of the function values the interpreter produces for `lddw src=4` (a slot in the low 32 bits).
+pub const INTERP_FUNC_TAG: u64 = 0xbfc1_0000_0000_0000;
 /// Bytes of one BPF stack frame.
 pub const STACK_SIZE: usize = 512;
 /// Maximum call depth (frames), as the kernel's `MAX_CALL_FRAMES`.
@@ -210,6 +212,9 @@ pub struct Env {
     pub event: EventMeta,
     /// The runtime's private state for helpers (maps, output streams); opaque to generated code.
     pub host: *mut c_void,
+    /// Frame top for the next BPF callback (`bpf_loop`, `bpf_for_each_map_elem`): code stores its own
+    /// `fp - 512` here before calling a helper, and a callback trampoline runs in that frame.
+    pub callback_fp: u64,
 }
 
 /// Offsets into [`Env`] used by generated code.
@@ -237,6 +242,8 @@ pub mod env_offsets {
     pub const TRAP_CODE: i32 = (offset_of!(Env, trap) + offset_of!(TrapInfo, code)) as i32;
     /// `Env::trap` `.pc`.
     pub const TRAP_PC: i32 = (offset_of!(Env, trap) + offset_of!(TrapInfo, pc)) as i32;
+    /// `Env::callback_fp`.
+    pub const CALLBACK_FP: i32 = offset_of!(Env, callback_fp) as i32;
     /// `Env::trap` `.detail`.
     pub const TRAP_DETAIL: i32 = (offset_of!(Env, trap) + offset_of!(TrapInfo, detail)) as i32;
 }
@@ -300,6 +307,10 @@ pub struct ProgDesc {
     pub insn_count: u32,
     /// The entry point.
     pub entry: Option<EntryFn>,
+    /// Number of callback trampolines (functions whose address the program takes).
+    pub callback_count: u64,
+    /// Callback trampolines, called with the helper ABI (`HelperFn`) by `bpf_loop` and friends.
+    pub callbacks: *const Option<HelperFn>,
 }
 
 /// One map in a native object.
@@ -372,8 +383,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Option<HelperFn>>(), 8);
         assert_eq!(offset_of!(Env, event), 160);
         assert_eq!(offset_of!(Env, host), 208);
+        assert_eq!(env_offsets::CALLBACK_FP, 216);
         // include/bpfc.h asserts the same sizes for C.
-        assert_eq!(std::mem::size_of::<ProgDesc>(), 32);
+        assert_eq!(std::mem::size_of::<ProgDesc>(), 48);
         assert_eq!(std::mem::size_of::<MapDesc>(), 48);
         assert_eq!(std::mem::size_of::<ObjectDesc>(), 72);
     }

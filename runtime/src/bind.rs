@@ -109,6 +109,7 @@ pub struct Binding {
     values: Vec<*mut u8>,
     regions: Vec<Region>,
     decls: Vec<MapDecl>,
+    zero_stack: std::cell::Cell<bool>,
 }
 
 /// Read-only contexts for tracing programs, as the kernel enforces.
@@ -187,9 +188,32 @@ impl Binding {
             let direct = matches!(map.map_type(), MapType::Array) && map.spec().max_entries > 0;
             values.push(if direct { map.values_base().unwrap_or(0) as *mut u8 } else { std::ptr::null_mut() });
         }
+        // Perf event arrays deliver to a consumer the runtime opens on every CPU, as libbpf's perf buffer
+        // does; `.rodata` is frozen as libbpf does after filling it.
+        for (d, &fd) in decls.iter().zip(&fds) {
+            if let Ok(map) = registry.get(fd) {
+                if let Some(perf) = map.perf_events() {
+                    perf.open_all();
+                }
+                if d.flags & BPF_F_RDONLY_PROG != 0 {
+                    let _ = registry.freeze(fd);
+                }
+            }
+        }
         let regions = registry.regions();
         let host = Box::new(HostState::new(Arc::clone(&registry)));
-        Ok(Binding { registry, host, helpers: linux_helpers(), fds, handles, values, regions, decls: decls.to_vec() })
+        host.set_callback_runner(crate::exec::run_callback);
+        Ok(Binding {
+            registry,
+            host,
+            helpers: linux_helpers(),
+            fds,
+            handles,
+            values,
+            regions,
+            decls: decls.to_vec(),
+            zero_stack: std::cell::Cell::new(true),
+        })
     }
 
     /// The machine an invocation on `event` runs against.
@@ -201,8 +225,15 @@ impl Binding {
             host: self.host.as_host_ptr(),
             event,
             ctx_writable,
+            zero_stack: self.zero_stack.get(),
             ..Machine::new(&self.helpers)
         }
+    }
+
+    /// Whether invocations start with a zeroed stack area (default). Only code the verifier accepted may
+    /// run without: it never reads stack bytes it did not write.
+    pub fn set_zero_stack(&self, zero: bool) {
+        self.zero_stack.set(zero);
     }
 
     /// The helper state (trace output, ring buffers, replayed memory).

@@ -55,6 +55,9 @@ pub struct Machine<'a> {
     pub ctx_writable: bool,
     /// Tail calls already taken in this chain (the dispatcher carries it from program to program).
     pub tail_call_count: u64,
+    /// Start the invocation with a zeroed stack area (the interpreter's semantics). Code the verifier
+    /// accepted never reads stack bytes it did not write, so it may skip the 4 KiB clear.
+    pub zero_stack: bool,
 }
 
 impl<'a> Machine<'a> {
@@ -70,6 +73,7 @@ impl<'a> Machine<'a> {
             budget: DEFAULT_BUDGET,
             ctx_writable: true,
             tail_call_count: 0,
+            zero_stack: true,
         }
     }
 }
@@ -125,6 +129,7 @@ fn new_env(m: &Machine, stack_base: u64, ctx: u64, ctx_len: u64) -> Env {
         trap: TrapInfo::default(),
         event: m.event,
         host: m.host,
+        callback_fp: stack_base + (STACK_AREA - crate::abi::STACK_SIZE) as u64,
     }
 }
 
@@ -140,7 +145,11 @@ fn outcome(env: &Env, r0: u64) -> Outcome {
 
 /// Runs `f` on a fresh invocation of `m` with `ctx`, then reads the outcome.
 fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<'_>) -> u64) -> Outcome {
-    let mut stack = StackArea([0; STACK_AREA]);
+    // One stack area per thread, reused (a nested invocation on the same thread gets a fresh one).
+    let mut stack = STACK_POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| Box::new(StackArea([0; STACK_AREA])));
+    if m.zero_stack {
+        stack.0.fill(0);
+    }
     let stack_base = stack.0.as_mut_ptr().expose_provenance() as u64;
     let ctx_ptr = if ctx.is_empty() { 0 } else { ctx.as_mut_ptr().expose_provenance() as u64 };
     let mut env = new_env(m, stack_base, ctx_ptr, ctx.len() as u64);
@@ -150,7 +159,14 @@ fn with_invocation(m: &Machine, ctx: &mut [u8], f: impl FnOnce(&mut Env, Bounds<
     let bounds =
         unsafe { Bounds::new(stack_base, env.stack_top, ctx_ptr, ctx.len() as u64, m.ctx_writable, m.regions) };
     let r0 = f(&mut env, bounds);
-    outcome(&env, r0)
+    let result = outcome(&env, r0);
+    STACK_POOL.with(|p| p.borrow_mut().push(stack));
+    result
+}
+
+thread_local! {
+    /// Stack areas of finished invocations, reused by the next ones on this thread.
+    static STACK_POOL: std::cell::RefCell<Vec<Box<StackArea>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Interprets `code` from slot 0 with `ctx` as r1 (and its length as r2). Code whose function structure
@@ -165,12 +181,79 @@ pub fn run_interp(m: &Machine, code: &Code, ctx: &mut [u8]) -> Outcome {
     }
 }
 
+/// What a callback run by a helper needs to re-enter the interpreter: the program and the Machine's tables
+/// of the interpretation running on this thread.
+#[derive(Clone, Copy)]
+struct InterpRun {
+    program: *const interp::Program,
+    helpers: *const HelperTable,
+    maps: *const [*mut c_void],
+    map_values: *const [*mut u8],
+    regions: *const [Region],
+}
+
+thread_local! {
+    static INTERP_RUN: std::cell::Cell<Option<InterpRun>> = const { std::cell::Cell::new(None) };
+}
+
 /// Interprets an already validated program.
 pub fn run_program(m: &Machine, p: &interp::Program, ctx: &mut [u8]) -> Outcome {
-    with_invocation(m, ctx, |env, bounds| {
+    let run = InterpRun { program: p, helpers: m.helpers, maps: m.maps, map_values: m.map_values, regions: m.regions };
+    let outer = INTERP_RUN.with(|r| r.replace(Some(run)));
+    let outcome = with_invocation(m, ctx, |env, bounds| {
         let mut vm = Vm { env, bounds, helpers: m.helpers, maps: m.maps, map_values: m.map_values };
         interp::execute(p, &mut vm)
-    })
+    });
+    INTERP_RUN.with(|r| r.set(outer));
+    outcome
+}
+
+/// The engine hook helpers use to run BPF callbacks ([`crate::helpers::CallbackRunner`]), for both
+/// engines: interpreter function values (`INTERP_FUNC_TAG | slot`) re-enter the interpretation running on
+/// this thread; anything else must be a native trampoline the binding registered
+/// ([`crate::helpers::HostState::allow_native_callbacks`]) and is called with the helper ABI. Both run in
+/// the frame `env.callback_fp` names and restore it afterwards; a ninth frame traps `CallDepth`.
+pub fn run_callback(cx: &mut HelperCtx<'_>, func: u64, args: [u64; 5]) -> Option<u64> {
+    let fp = cx.env.callback_fp;
+    if func & 0xffff_ffff_0000_0000 == crate::abi::INTERP_FUNC_TAG {
+        let run = INTERP_RUN.with(|r| r.get())?;
+        // SAFETY: `run` was published by `run_program` on this thread for the interpretation that is
+        // executing the helper calling us; its program and tables outlive that run.
+        let (program, helpers, maps, map_values, regions) =
+            unsafe { (&*run.program, &*run.helpers, &*run.maps, &*run.map_values, &*run.regions) };
+        let index = program.callback_index(func & 0xffff_ffff)?;
+        if fp.checked_sub(crate::abi::STACK_SIZE as u64).is_none_or(|bottom| bottom < cx.env.stack_base) {
+            cx.trap(TrapCode::CallDepth, 0);
+            return Some(0);
+        }
+        let env = &mut *cx.env;
+        // SAFETY: the same ranges `with_invocation` vouched for when this invocation started.
+        let bounds =
+            unsafe { Bounds::new(env.stack_base, env.stack_top, env.ctx, env.ctx_len, env.ctx_writable != 0, regions) };
+        let mut vm = Vm { env, bounds, helpers, maps, map_values };
+        let result = interp::run_callback(program, &mut vm, index, args, fp);
+        cx.env.callback_fp = fp;
+        return Some(match result {
+            Ok(r0) => r0,
+            Err(t) => {
+                cx.env.trap = t;
+                cx.env.status = STATUS_TRAP;
+                0
+            }
+        });
+    }
+    if !cx.host_state().is_some_and(|h| h.is_native_callback(func)) {
+        return None;
+    }
+    // SAFETY: `func` is a trampoline address the binding registered from the code it loaded (JIT or
+    // shared object), emitted with the `HelperFn` ABI; that code outlives every invocation of the binding.
+    let f = unsafe { std::mem::transmute::<u64, HelperFn>(func) };
+    let env: *mut Env = cx.env;
+    // SAFETY: `env` is the live invocation block; the helper that called us holds no other reference to
+    // it while the callback runs (HelperFn contract).
+    let r0 = unsafe { f(env, args[0], args[1], args[2], args[3], args[4]) };
+    cx.env.callback_fp = fp;
+    Some(r0)
 }
 
 /// The interpreter's handle on a running invocation: memory through [`Bounds`], helpers through the
@@ -202,6 +285,12 @@ impl Vm<'_, '_> {
 
     pub(crate) fn set_budget(&mut self, budget: u64) {
         self.env.budget = budget;
+    }
+
+    /// Publishes the state a helper's callbacks need: the remaining budget and the next frame's top.
+    pub(crate) fn before_helper(&mut self, budget: u64, callback_fp: u64) {
+        self.env.budget = budget;
+        self.env.callback_fp = callback_fp;
     }
 
     pub(crate) fn mem(&self) -> &Bounds<'_> {

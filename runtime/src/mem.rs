@@ -336,6 +336,7 @@ mod tests {
             trap: TrapInfo::default(),
             event: Default::default(),
             host: std::ptr::null_mut(),
+            callback_fp: 0,
         };
         // SAFETY: env is live and its region table empty.
         unsafe {

@@ -50,6 +50,8 @@ pub struct NativeProgram {
     /// BPF instructions it was compiled from.
     pub insn_count: u32,
     entry: NativeEntry,
+    /// Addresses of its callback trampolines (helper ABI).
+    pub callbacks: Vec<u64>,
 }
 
 impl NativeProgram {
@@ -150,6 +152,14 @@ impl NativeLibrary {
             let Some(entry) = p.entry else {
                 return Err(bad(format!("program {i} has no entry")));
             };
+            if p.callback_count > LIMIT || (p.callback_count > 0 && p.callbacks.is_null()) {
+                return Err(bad(format!("program {i} has a bad callback table")));
+            }
+            let callbacks = (0..p.callback_count as usize)
+                // SAFETY: `callbacks` has `callback_count` entries emitted by bpfc (checked non-null above).
+                .filter_map(|j| unsafe { *p.callbacks.add(j) })
+                .map(|f| f as u64)
+                .collect();
             programs.push(NativeProgram {
                 // SAFETY: names point to NUL-terminated strings of the object.
                 name: unsafe { string_at(p.name) },
@@ -159,6 +169,7 @@ impl NativeLibrary {
                 insn_count: p.insn_count,
                 // SAFETY: bpfc emitted `entry` with the `EntryFn` ABI; it lives as long as `self.handle`.
                 entry: unsafe { NativeEntry::from_raw(entry as *const u8) },
+                callbacks,
             });
         }
         let mut maps = Vec::new();

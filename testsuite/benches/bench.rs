@@ -169,7 +169,18 @@ fn main() -> Result<()> {
     let interp: Vec<InterpProgram> =
         input.programs.iter().map(|p| InterpProgram::new(&p.code)).collect::<Result<_, _>>()?;
 
+    // Benchmarks measure code compiled without run-time checks, as for verified programs: the kernel's
+    // verifier accepts all six (it loads them below); bpfc's own verdicts are printed for the record.
+    let formats = bpfc_runtime::events::formats::TpFormats::dirs(vec![], false);
+    for i in 0..input.programs.len() {
+        let verdict = match bpfc_compiler::pipeline::verify_program(&input, i, &formats, 0)? {
+            Ok(f) => format!("accepted ({} insns processed)", f.processed),
+            Err(r) => format!("rejected: {}", r.message),
+        };
+        eprintln!("bench: bpfc verifier on {}: {verdict}", input.programs[i].name);
+    }
     let binding = Binding::new(&input.maps)?;
+    binding.set_zero_stack(false);
     binding
         .map(buffers)
         .context("buffers")?
@@ -292,6 +303,45 @@ fn main() -> Result<()> {
         insns as f64 / obj_secs,
         obj_secs * 1e3
     );
+    extra_figures(&binding)?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Compile throughput on one large program, and the fixed cost of one invocation of an empty program.
+fn extra_figures(binding: &Binding) -> Result<()> {
+    use bpfc_runtime::isa::{assemble, decode};
+    use bpfc_testsuite::random::{Rng, Shape, random_program};
+    let bytes = random_program(&mut Rng::new(1), Shape { body: 20_000, jumps: true, loops: false, calls: false });
+    let code = decode(&bytes)?;
+    let src = ProgramSource { name: "large", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &code };
+    let opts = CodegenOptions::default();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let _jit = JitProgram::compile(&[src], &opts, false)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "\ncompile throughput, one {}-instruction program (JIT, best of 3): {:.0} insns/s ({:.1} ms)",
+        code.len(),
+        code.len() as f64 / best,
+        best * 1e3
+    );
+    let empty = decode(&assemble("mov %r0, 0\nexit").map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    let src =
+        ProgramSource { name: "empty", section: "", prog_type: bpfc_runtime::abi::ProgType::Unspec, code: &empty };
+    let jit = JitProgram::compile(&[src], &opts, false)?;
+    let entry = jit.entry("empty").context("entry")?;
+    let machine = binding.machine(EventMeta::default(), true);
+    let runs = 200_000;
+    let mut best = f64::INFINITY;
+    for _ in 0..PASSES {
+        let ns = time_runs(runs, || {
+            let _ = bpfc_runtime::exec::run_native(&machine, entry, &mut []);
+        });
+        best = best.min(ns);
+    }
+    println!("one invocation of an empty program (JIT, Env + zeroed 4 KiB stack area + call): {best:.1} ns");
     Ok(())
 }

@@ -5,7 +5,8 @@
  *  - flavoured local types (`___v1`, `___v2`) resolving to the same kernel struct;
  *  - bitfield reads (signed), array element offsets, nested anonymous members;
  *  - two programs calling shared `.text` functions in different orders (per-program layout);
- *  - a function pointer callback (bpf_loop), a custom `.data.counters` section and `.rodata` strings.
+ *  - a function pointer callback (bpf_loop), a custom `.data.counters` section, `.rodata` format strings
+ *    and a `.rodata.str1.1` literal.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -87,7 +88,11 @@ int edge_b(void *ctx)
 	struct task_struct *t = (void *)bpf_get_current_task();
 	struct task_struct___v2 *t2 = (void *)t;
 
-	put(6, fold(mix(BPF_CORE_READ(t2, tgid), 2)));
+	char buf[16];
+
+	/* A string literal used as data lands in `.rodata.str1.1`, which libbpf also maps. */
+	bpf_probe_read_kernel_str(buf, sizeof(buf), (bpf_get_prandom_u32() & 1) ? "bpfc-literal" : "other-literal");
+	put(6, fold(mix(BPF_CORE_READ(t2, tgid), 2)) + buf[3]);
 	put(7, BPF_CORE_READ_BITFIELD_PROBED(t, in_iowait) + BPF_CORE_READ(t, comm[3]) +
 		       __builtin_preserve_field_info(t->se.vruntime, BPF_FIELD_BYTE_OFFSET) +
 		       __builtin_preserve_field_info(t->prio, BPF_FIELD_SIGNED));

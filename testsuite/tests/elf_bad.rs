@@ -224,6 +224,13 @@ fn cases(good: &[u8]) -> Vec<Case> {
         },
         vec!["section `license`", "not NUL-terminated"],
     );
+    let (btfrel_off, _) = l.data(good, ".rel.BTF.ext");
+    let btfrel_info = u64_at(good, btfrel_off + 8);
+    add(
+        "data_reloc_wrong_type",
+        &|b| put64(b, btfrel_off + 8, (btfrel_info & !0xffff_ffff) | 10),
+        vec!["section `.BTF.ext`: relocation #0", "type 10 (R_BPF_64_32), not allowed here"],
+    );
     let _ = l.shnum;
     v
 }

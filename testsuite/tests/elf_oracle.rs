@@ -52,10 +52,10 @@ fn normalize_objdump(text: &str) -> Vec<String> {
             continue;
         }
         let mut text = rest.to_string();
-        if text.ends_with('>') {
-            if let Some(i) = text.rfind(" <") {
-                text.truncate(i);
-            }
+        if text.ends_with('>')
+            && let Some(i) = text.rfind(" <")
+        {
+            text.truncate(i);
         }
         out.push(format!("{}: {}", pc.trim(), text.trim()));
     }

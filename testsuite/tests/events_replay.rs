@@ -157,7 +157,7 @@ fn uprobe() -> Result<(), Failed> {
         let b = 2 * a - 11;
         let (e, x) = (&pair[0], &pair[1]);
         check(
-            matches!(&e.source, EventSource::Probe { attach: Some((ProbeKind::Uprobe, t)), .. } if t == "uprobe_target:compute"),
+            matches!(&*e.source, EventSource::Probe { attach: Some((ProbeKind::Uprobe, t)), .. } if t == "uprobe_target:compute"),
             || e.source.to_string(),
         )?;
         check(x.source.matches_section("uretprobe/./uprobe_target:compute"), || x.source.to_string())?;
@@ -191,6 +191,24 @@ fn raw_tp() -> Result<(), Failed> {
         }
     }
     check(writes == 9 && bytes == 10584, || format!("{writes} writes, {bytes} bytes"))
+}
+
+/// aarch64 (x0 @0, sp @248, pc @256, 336 bytes) and riscv64 (pc @0, a0 @80, a1 @88, 288 bytes) pt_regs.
+fn other_arch_regs() -> Result<(), Failed> {
+    let text = r#"{"uprobe":"t:f","arch":"aarch64","regs":{"x0":7,"x1":-1,"sp":"0x7ff0","pc":"0x400100","orig_x0":7}}
+{"kretprobe":"f","arch":"riscv64","regs":{"pc":"0x10","a0":5,"a1":6,"ra":"0x20","orig_a0":9}}"#;
+    let evs = parse_str(text, "arch", &formats()).map_err(|e| e.to_string())?;
+    let (a, r) = (&evs[0], &evs[1]);
+    check(a.ctx.len() == 336 && r.ctx.len() == 288, || format!("{} {}", a.ctx.len(), r.ctx.len()))?;
+    check(u64_at(&a.ctx, 0) == 7 && u64_at(&a.ctx, 8) == u64::MAX, || "x0 x1".into())?;
+    check(u64_at(&a.ctx, 248) == 0x7ff0 && u64_at(&a.ctx, 256) == 0x400100 && u64_at(&a.ctx, 272) == 7, || {
+        "sp pc orig_x0".into()
+    })?;
+    check(u64_at(&r.ctx, 0) == 0x10 && u64_at(&r.ctx, 8) == 0x20, || "pc ra".into())?;
+    check(u64_at(&r.ctx, 80) == 5 && u64_at(&r.ctx, 88) == 6 && u64_at(&r.ctx, 280) == 9, || "a0 a1 orig_a0".into())?;
+    let again: String = evs.iter().map(|e| to_line(e, &[]) + "\n").collect();
+    let back = parse_str(&again, "w", &formats()).map_err(|e| e.to_string())?;
+    check(back[0].ctx == a.ctx && back[1].ctx == r.ctx, || again.clone())
 }
 
 /// Every event of every bundled file, written and parsed again, has the same source, meta, ctx and memory.
@@ -353,6 +371,7 @@ fn main() {
         Trial::test("parse/uprobe_pt_regs", uprobe),
         Trial::test("parse/raw_tp_args", raw_tp),
         Trial::test("parse/comments_and_defaults", comments_and_defaults),
+        Trial::test("parse/aarch64_riscv64_pt_regs", other_arch_regs),
         Trial::test("round_trip/padding_kept_in_record", round_trip_padding),
     ];
     for f in [

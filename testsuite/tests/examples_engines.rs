@@ -18,8 +18,8 @@ fn examples() -> PathBuf {
 
 fn run(object: &Path, events: &Path, engine: Engine, checked: bool) -> Result<(RunLog, Vec<MapContents>), String> {
     let input = input::load(object).map_err(|e| e.to_string())?;
-    let session = Session::new(&input, engine, checked).map_err(|e| e.to_string())?;
     let formats = TpFormats::dirs(vec![examples().join("events/formats")], false);
+    let session = Session::new(&input, engine, checked, &formats).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(events).map_err(|e| e.to_string())?;
     let parsed = parse_str(&text, &events.display().to_string(), &formats).map_err(|e| e.to_string())?;
     let mut log = RunLog::default();
@@ -46,6 +46,29 @@ fn check_syscount(maps: &[MapContents]) -> Result<(), String> {
     Ok(())
 }
 
+fn u64s(maps: &[MapContents], name: &str) -> Result<Vec<(u32, u64)>, String> {
+    let m = maps.iter().find(|(n, _)| n == name).ok_or(format!("no `{name}` map"))?;
+    Ok(m.1
+        .iter()
+        .map(|(k, v)| (u32::from_le_bytes(k[..4].try_into().unwrap()), u64::from_le_bytes(v[..8].try_into().unwrap())))
+        .filter(|&(_, v)| v != 0)
+        .collect())
+}
+
+/// runqlat on `runqlat.jsonl`: latencies of 1000, 70000 and 1 ns land in log2 buckets 9, 16 and 0
+/// (through the `bpf_loop` callback); stats are 3 wakeups, 3 measured, 71001 ns in total.
+fn check_runqlat(maps: &[MapContents]) -> Result<(), String> {
+    let hist = u64s(maps, "hist")?;
+    if hist != [(0, 1), (9, 1), (16, 1)] {
+        return Err(format!("runqlat histogram {hist:?}"));
+    }
+    let stats = u64s(maps, "stats")?;
+    if stats != [(0, 3), (1, 3), (2, 71001)] {
+        return Err(format!("runqlat stats {stats:?}"));
+    }
+    Ok(())
+}
+
 fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
     let name =
         format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
@@ -57,8 +80,10 @@ fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
         if want_log.traps > 0 {
             return Err(format!("interpreter trapped:\n{}", want_log.lines.join("\n")).into());
         }
-        if example == "syscount" {
-            check_syscount(&want_maps)?;
+        match example.as_str() {
+            "syscount" => check_syscount(&want_maps)?,
+            "runqlat" => check_runqlat(&want_maps)?,
+            _ => {}
         }
         for (engine, checked) in [(Engine::Jit, false), (Engine::Jit, true), (Engine::Aot, false)] {
             let (log, maps) = run(&object, &events, engine, checked)?;

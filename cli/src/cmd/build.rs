@@ -6,6 +6,8 @@ use bpfc_compiler::emit::object::{ObjectSource, build_object, link_shared};
 use bpfc_compiler::emit::{CodegenOptions, ProgramSource, clif_text, format_asm};
 use bpfc_compiler::input;
 use bpfc_compiler::lower::LowerOptions;
+use bpfc_compiler::pipeline::{Safety, gate};
+use bpfc_runtime::events::formats::TpFormats;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,21 +39,30 @@ pub struct Args {
     /// Link the object into a shared library that `bpfc run` can load.
     #[arg(long)]
     shared: bool,
-    /// Bounds-check every memory access at run time (for programs not proven safe).
+    /// Bounds-check every memory access at run time instead of requiring the verifier's approval (for
+    /// debugging programs it rejects).
     #[arg(long)]
     checked: bool,
+    /// Folders with tracepoint `format` files (`CAT/NAME/format`), searched before tracefs.
+    #[arg(long)]
+    tp_formats: Vec<PathBuf>,
 }
 
 /// Builds the input.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let input = input::load(&args.input)?;
+    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
+    let safety = gate(&input, args.checked, &formats)?;
+    if safety == Safety::Checked {
+        eprintln!("bpfc: building with run-time bounds checks (--checked, or raw bytecode without a program type)");
+    }
     let programs: Vec<ProgramSource<'_>> = input
         .programs
         .iter()
         .map(|p| ProgramSource { name: &p.name, section: &p.section, prog_type: p.prog_type, code: &p.code })
         .collect();
     let opts = CodegenOptions {
-        lower: LowerOptions { checked: args.checked, maps: input.maps.clone() },
+        lower: LowerOptions { checked: safety == Safety::Checked, maps: input.maps.clone() },
         target: args.target.clone(),
         verify_ir: cfg!(debug_assertions),
         pic: args.shared,

@@ -5,6 +5,7 @@ pub mod build;
 pub mod conformance;
 pub mod disasm;
 pub mod info;
+pub mod record;
 pub mod run;
 pub mod test;
 pub mod verify;

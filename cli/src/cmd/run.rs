@@ -1,17 +1,23 @@
-//! `bpfc run INPUT --events FILE [--prog NAME] [--engine interp|jit|aot] [--checked]`: runs the programs
-//! of a BPF object (or a `bpfc build --shared` library) on replayed events, printing what each
-//! invocation returned, its trace_printk output and ring buffer records, then every map.
+//! `bpfc run INPUT (--events FILE | --attach [--duration S] [--pid PID] [-- CMD ARGS…]) [--prog NAME]
+//! [--engine interp|jit|aot] [--checked]`: runs the programs of a BPF object (or a `bpfc build --shared`
+//! library) on replayed events or on this machine's live tracepoints and uprobes, printing what each
+//! invocation returned, its trace_printk output and ring buffer records, then every map. Ctrl-C ends a
+//! live run cleanly (maps are still printed). `bpfc record` is the same live run that also writes the
+//! events, with the memory the programs read, as a replay file.
 
 use anyhow::{Context, bail};
 use bpfc_compiler::input;
 use bpfc_compiler::session::{Engine, RunLog, Session};
 use bpfc_runtime::events::formats::TpFormats;
-use bpfc_runtime::events::replay::ReplayReader;
+use bpfc_runtime::events::live_tp::{Attach, LiveOptions, LiveSource, StopCondition};
+use bpfc_runtime::events::replay::{ReplayReader, ReplayWriter};
 use bpfc_runtime::maps::hex;
 use bpfc_runtime::native::NativeLibrary;
+use bpfc_runtime::sys::process::{ctrl_c_flag, resume, spawn_stopped};
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `bpfc run`.
 #[derive(clap::Args)]
@@ -19,8 +25,24 @@ pub struct Args {
     /// A clang BPF object, or a shared library built by `bpfc build --shared`.
     input: PathBuf,
     /// Replay file (JSON Lines, see docs/events.md).
+    #[arg(long, conflicts_with = "attach", required_unless_present = "attach")]
+    events: Option<PathBuf>,
+    /// Attach every program to its live tracepoint or uprobe on this machine.
     #[arg(long)]
-    events: PathBuf,
+    pub(crate) attach: bool,
+    /// With --attach: stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// With --attach: only events of this process (and children it starts).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// With --attach: write the live events as a replay file (what `bpfc record -o` does).
+    #[arg(long, hide = true)]
+    pub(crate) record: Option<PathBuf>,
+    /// With --attach: run this command, started stopped and traced from its first instruction; the run
+    /// ends when it exits.
+    #[arg(last = true)]
+    command: Vec<String>,
     /// Run only this program.
     #[arg(long)]
     prog: Option<String>,
@@ -36,7 +58,12 @@ pub struct Args {
 }
 
 /// Opens `input` on `engine` (a `.so` is always the AOT engine).
-pub fn open_session(input_path: &std::path::Path, engine: &str, checked: bool) -> anyhow::Result<Session> {
+pub fn open_session(
+    input_path: &std::path::Path,
+    engine: &str,
+    checked: bool,
+    formats: &TpFormats,
+) -> anyhow::Result<Session> {
     if input_path.extension().is_some_and(|e| e == "so") {
         return Ok(Session::from_library(NativeLibrary::open(input_path)?)?);
     }
@@ -44,7 +71,7 @@ pub fn open_session(input_path: &std::path::Path, engine: &str, checked: bool) -
         bail!("unknown engine `{engine}` (known: interp, jit, aot)");
     };
     let input = input::load(input_path)?;
-    Ok(Session::new(&input, engine, checked)?)
+    Ok(Session::new(&input, engine, checked, formats)?)
 }
 
 /// Replays `events` through `session`.
@@ -62,19 +89,98 @@ pub fn replay(
     Ok(log)
 }
 
+/// Runs the programs on live events as they arrive, printing each line at once.
+fn live(session: &Session, args: &Args) -> anyhow::Result<RunLog> {
+    let base = args.input.parent().unwrap_or(std::path::Path::new("."));
+    let mut attach: Vec<Attach> = Vec::new();
+    for (name, section, _) in &session.programs {
+        if args.prog.as_ref().is_some_and(|p| p != name) {
+            continue;
+        }
+        if let Some(a) = Attach::from_section(section, base).with_context(|| format!("program `{name}`"))?
+            && !attach.contains(&a)
+        {
+            attach.push(a);
+        }
+    }
+    if attach.is_empty() {
+        bail!("{}: no program has a live attach point", args.input.display());
+    }
+    let child = match args.command.split_first() {
+        Some((program, rest)) => Some(spawn_stopped(program, rest).with_context(|| format!("starting `{program}`"))?),
+        None => None,
+    };
+    let pid = args.pid.or(child.as_ref().map(|c| c.id()));
+    let stop = StopCondition {
+        duration: args.duration.map(Duration::from_secs_f64),
+        flag: Some(ctrl_c_flag()),
+        exit_of: child.as_ref().map(|c| c.id()),
+        hold_exit: child.is_some(),
+    };
+    let mut source = LiveSource::open(&attach, LiveOptions { pid, stop, ..LiveOptions::default() })?;
+    if let Some(c) = &child {
+        resume(c.id())?;
+    }
+    eprintln!(
+        "bpfc: attached {} ({}); Ctrl-C to stop",
+        attach.len(),
+        if let Some(p) = pid { format!("pid {p}") } else { "all processes".into() }
+    );
+    let mut writer = match &args.record {
+        Some(path) => Some(ReplayWriter::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ))),
+        None => None,
+    };
+    let mut log = RunLog::default();
+    let mut n = 0;
+    while let Some(mut event) = source.next() {
+        n += 1;
+        let recorded = writer.is_some().then(|| event.record_memory());
+        let before = log.lines.len();
+        session.run_event(&event, n, args.prog.as_deref(), &mut log);
+        for line in &log.lines[before..] {
+            println!("{line}");
+        }
+        if let (Some(w), Some(r)) = (writer.as_mut(), recorded) {
+            w.write(&event, &r.take())?;
+        }
+    }
+    if let Some(c) = child {
+        let status = c.wait()?;
+        eprintln!("bpfc: `{}` exited with status {}", args.command.join(" "), libc_status(status));
+    }
+    let stats = source.stats();
+    eprintln!("bpfc: {} events, {} lost", stats.events, stats.lost);
+    if let Some(w) = writer {
+        w.into_inner().into_inner().map_err(|e| e.into_error())?;
+    }
+    Ok(log)
+}
+
+fn libc_status(status: i32) -> String {
+    if status & 0x7f == 0 { format!("{}", (status >> 8) & 0xff) } else { format!("signal {}", status & 0x7f) }
+}
+
 /// Runs the replay and prints the results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let session = open_session(&args.input, &args.engine, args.checked)?;
+    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
+    let session = open_session(&args.input, &args.engine, args.checked, &formats)?;
     if let Some(p) = &args.prog
         && !session.programs.iter().any(|(n, ..)| n == p)
     {
         bail!("{}: no program `{p}`", args.input.display());
     }
-    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
-    let log = replay(&session, &args.events, &formats, args.prog.as_deref())?;
-    for line in &log.lines {
-        println!("{line}");
-    }
+    let log = match &args.events {
+        Some(events) => {
+            let log = replay(&session, events, &formats, args.prog.as_deref())?;
+            for line in &log.lines {
+                println!("{line}");
+            }
+            log
+        }
+        None => live(&session, &args)?,
+    };
     println!("{} invocations, {} trapped ({} engine)", log.runs, log.traps, session.engine().name());
     for (name, elems) in session.map_contents() {
         println!("map {name}: {} entries", elems.len());

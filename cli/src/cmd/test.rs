@@ -29,14 +29,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let input = input::load(&args.input)?;
     let formats = TpFormats::dirs(args.tp_formats.clone(), true);
-    let reference = Session::new(&input, Engine::Interp, false)?;
+    let reference = Session::new(&input, Engine::Interp, false, &formats)?;
     let want = replay(&reference, &args.events, &formats, None)?;
     let want_maps = reference.map_contents();
     println!("interp: {} invocations, {} trapped", want.runs, want.traps);
     let mut differences = 0;
     for (engine, checked) in [(Engine::Jit, false), (Engine::Jit, true), (Engine::Aot, false)] {
         let label = format!("{}{}", engine.name(), if checked { "-checked" } else { "" });
-        let session = Session::new(&input, engine, checked).with_context(|| label.clone())?;
+        let session = Session::new(&input, engine, checked, &formats).with_context(|| label.clone())?;
         let got = replay(&session, &args.events, &formats, None)?;
         let mut diffs = Vec::new();
         for i in 0..want.lines.len().max(got.lines.len()) {

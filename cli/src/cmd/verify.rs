@@ -2,8 +2,8 @@
 //! raw bytecode) and print the verdict; at `--log 2` the state after every instruction, as the kernel's
 //! verifier log. Exit status: 0 all accepted, 1 some program rejected, 2 bad input.
 
-use bpfc_compiler::verify::{MapDef, VerifyInput, ctx_layout, license_is_gpl, verify};
-use std::collections::BTreeMap;
+use bpfc_compiler::pipeline::verify_program;
+use bpfc_runtime::events::formats::TpFormats;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +19,9 @@ pub struct Args {
     /// Log level: 1 processed instructions, 2 also the state after each.
     #[arg(long, default_value_t = 0)]
     log: u32,
+    /// Folders with tracepoint `format` files (`CAT/NAME/format`), searched before tracefs.
+    #[arg(long)]
+    tp_formats: Vec<PathBuf>,
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
@@ -35,40 +38,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let maps: Vec<MapDef> = input.maps.iter().map(MapDef::from).collect();
-    let gpl = license_is_gpl(&input.license);
+    let formats = TpFormats::dirs(args.tp_formats.clone(), true);
     let (mut found, mut rejected) = (false, false);
-    for p in &input.programs {
+    for (i, p) in input.programs.iter().enumerate() {
         if args.prog.as_ref().is_some_and(|n| *n != p.name) {
             continue;
         }
         found = true;
-        let lines: BTreeMap<usize, String> = input
-            .object
-            .as_ref()
-            .and_then(|o| o.programs.iter().find(|q| q.name == p.name))
-            .map(|q| q.line_info.iter().map(|l| (l.pc, format!("{}:{}: {}", l.file, l.line, l.text.trim()))).collect())
-            .unwrap_or_default();
-        let ctx = ctx_layout(p.prog_type, 0);
-        let vi = VerifyInput {
-            name: &p.name,
-            code: &p.code,
-            prog_type: p.prog_type,
-            ctx: &ctx,
-            maps: &maps,
-            map_fds: &[],
-            lines: Some(&lines),
-            gpl,
-            log_level: args.log,
-        };
-        match verify(&vi) {
-            Ok(f) => {
+        match verify_program(&input, i, &formats, args.log) {
+            Err(e) => {
+                eprintln!("bpfc: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+            Ok(Ok(f)) => {
                 out(&format!(
                     "{}{}: accepted ({} instructions processed, {} states)\n",
                     f.log, p.name, f.processed, f.states
                 ));
             }
-            Err(r) => {
+            Ok(Err(r)) => {
                 out(&format!("{}{r}\n", r.log));
                 rejected = true;
             }

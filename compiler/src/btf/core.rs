@@ -303,7 +303,7 @@ fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<
     }
     spec.spec.push(Accessor { type_id: id, idx: first, name: None });
     let sz = btf.resolve_size(id).map_err(btf_err)?;
-    spec.bit_offset = u64::from(first) * sz * 8;
+    spec.bit_offset = u64::from(first).saturating_mul(sz).saturating_mul(8);
     for &idx in &raw[1..] {
         id = btf.skip_mods_and_typedefs(id).map_err(btf_err)?;
         let t = btf.ty(id);
@@ -312,7 +312,7 @@ fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<
                 let m = members
                     .get(idx as usize)
                     .ok_or_else(|| bad(format!("member {idx} of {} out of range", btf.describe(id))))?;
-                spec.bit_offset += u64::from(m.bit_offset);
+                spec.bit_offset = spec.bit_offset.saturating_add(u64::from(m.bit_offset));
                 if m.name_off != 0 {
                     spec.spec.push(Accessor { type_id: id, idx, name: Some(btf.str_at(m.name_off).to_string()) });
                 }
@@ -326,7 +326,7 @@ fn parse_spec(btf: &Btf, type_id: u32, raw_str: &str, kind: CoreKind) -> Result<
                 }
                 spec.spec.push(Accessor { type_id: id, idx, name: None });
                 let sz = btf.resolve_size(id).map_err(btf_err)?;
-                spec.bit_offset += u64::from(idx) * sz * 8;
+                spec.bit_offset = spec.bit_offset.saturating_add(u64::from(idx).saturating_mul(sz).saturating_mul(8));
             }
             k => return Err(bad(format!("access through a {} ({})", k.name(), btf.describe(id)))),
         }
@@ -547,7 +547,7 @@ fn match_member(
         if ts.raw.len() >= MAX_SPEC_LEN {
             return Ok(false);
         }
-        ts.bit_offset += u64::from(m.bit_offset);
+        ts.bit_offset = ts.bit_offset.saturating_add(u64::from(m.bit_offset));
         ts.raw.push(i as u32);
         let tname = tb.str_at(m.name_off);
         if tname.is_empty() {
@@ -562,7 +562,7 @@ fn match_member(
             }
             return Ok(false);
         }
-        ts.bit_offset -= u64::from(m.bit_offset);
+        ts.bit_offset = ts.bit_offset.saturating_sub(u64::from(m.bit_offset));
         ts.raw.pop();
     }
     Ok(false)
@@ -617,7 +617,7 @@ fn spec_match(local: &Spec, kind: CoreKind, lb: &Btf, tb: &Btf, tid: u32) -> Res
             ts.spec.push(Accessor { type_id: tid, idx: lacc.idx, name: None });
             ts.raw.push(lacc.idx);
             let sz = tb.resolve_size(tid)?;
-            ts.bit_offset += u64::from(lacc.idx) * sz * 8;
+            ts.bit_offset = ts.bit_offset.saturating_add(u64::from(lacc.idx).saturating_mul(sz).saturating_mul(8));
         }
     }
     Ok(Some(ts))
@@ -661,7 +661,7 @@ fn calc_field(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Result<Option<F
             return Err("zero-sized bitfield type".into());
         }
         let mut bo = bit_off / 8 / bs * bs;
-        while bit_off + bit_sz - bo * 8 > bs * 8 {
+        while bit_off.saturating_add(bit_sz) - bo * 8 > bs * 8 {
             if bs >= 8 {
                 return Err("bitfield can't be read with a 64-bit load".into());
             }
@@ -672,7 +672,7 @@ fn calc_field(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Result<Option<F
     } else {
         byte_sz = btf.resolve_size(field_type_id).map_err(e)?;
         byte_off = bit_off / 8;
-        bit_sz = byte_sz * 8;
+        bit_sz = byte_sz.saturating_mul(8);
     }
     let mut validate = !bitfield;
     let val = match kind {
@@ -686,10 +686,11 @@ fn calc_field(btf: &Btf, spec: Option<&Spec>, kind: CoreKind) -> Result<Option<F
                 _ => false,
             })
         }
-        CoreKind::FieldLshiftU64 => 64u64.wrapping_sub(bit_off + bit_sz - byte_off * 8),
+        // libbpf computes these in 32-bit unsigned arithmetic; absurd inputs wrap rather than fail.
+        CoreKind::FieldLshiftU64 => 64u64.wrapping_sub(bit_off.saturating_add(bit_sz) - byte_off * 8),
         CoreKind::FieldRshiftU64 => {
             validate = true;
-            64 - bit_sz
+            64u64.wrapping_sub(bit_sz)
         }
         _ => return Err(format!("{} is not a field relocation", kind.name())),
     };
@@ -924,3 +925,7 @@ pub fn patch_insn(insn: &mut [u8], res: &CoreResult, local: &Btf, rec: &CoreRelo
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

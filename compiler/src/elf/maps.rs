@@ -23,6 +23,8 @@ const MAP_IN_MAP: [u32; 2] = [12, 13];
 pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_MMAPABLE`.
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+/// Largest global-data section bpfc accepts (128 MiB).
+pub const MAX_GLOBAL_DATA: u64 = 1 << 27;
 /// Kernel limit on object names (`BPF_OBJ_NAME_LEN`), including the NUL.
 pub const BPF_OBJ_NAME_LEN: usize = 16;
 
@@ -91,8 +93,14 @@ pub fn read_maps(elf: &ElfFile<'_>, btf: Option<&Btf>, obj_name: &str) -> Result
         {
             continue;
         }
-        let size =
-            u32::try_from(s.size).map_err(|_| cx.err(&s.name, format!("section of {} bytes is too large", s.size)))?;
+        // The kernel refuses array values above KMALLOC_MAX_SIZE (a few MiB); bpfc's own bound keeps a
+        // damaged `.bss` size from becoming a multi-GiB allocation.
+        if s.size > MAX_GLOBAL_DATA {
+            return Err(
+                cx.err(&s.name, format!("section of {} bytes exceeds bpfc's limit of {MAX_GLOBAL_DATA} bytes", s.size))
+            );
+        }
+        let size = s.size as u32;
         let init = if s.sh_type == sh::SHT_NOBITS { vec![0; size as usize] } else { s.data.to_vec() };
         let datasec = btf.and_then(|b| b.find_by_name(&s.name, |k| matches!(k, Kind::Datasec { .. })));
         // libbpf 1.1 (the system libbpf the oracle tests use) makes every global-data map mmapable;
@@ -376,8 +384,10 @@ fn read_legacy_maps(
     }
     for s in defs {
         let off = s.value as usize;
-        let raw =
-            sec.data.get(off..off + 20).ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
+        let raw = sec
+            .data
+            .get(off..off.saturating_add(20))
+            .ok_or_else(|| cx.err(&s.name, "definition outside the `maps` section"))?;
         let u = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
         let d = Def {
             map_type: u(0),

@@ -305,6 +305,31 @@ pub fn object_name(file: &str) -> String {
     base.split('.').next().unwrap_or("").to_string()
 }
 
+/// Relocations outside code (in `.maps`, data, `.BTF`, `.BTF.ext`, DWARF) may only be the data kinds clang
+/// emits there; code relocations are checked per instruction by the linker.
+fn check_data_relocs(elf: &reader::ElfFile<'_>) -> Result<(), ElfError> {
+    use reader::{R_BPF_64_ABS32, R_BPF_64_ABS64, R_BPF_64_NODYLD32};
+    for (target, relocs) in &elf.relocs {
+        let sec = &elf.sections[*target];
+        if sec.is_exec() {
+            continue;
+        }
+        if let Some(r) = relocs.iter().find(|r| ![R_BPF_64_ABS64, R_BPF_64_ABS32, R_BPF_64_NODYLD32].contains(&r.rtype))
+        {
+            return Err(ElfError::BadRelocType {
+                file: elf.file.clone(),
+                section: sec.name.clone(),
+                reloc: r.number,
+                offset: r.offset,
+                rtype: r.rtype,
+                name: reader::reloc_name(r.rtype),
+                allowed: "R_BPF_64_ABS64, R_BPF_64_ABS32, R_BPF_64_NODYLD32",
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Fills in DATASEC sizes and variable offsets from the ELF, as libbpf does before using them.
 fn fixup_datasecs(elf: &reader::ElfFile<'_>, btf: &mut Btf) -> Result<(), ElfError> {
     for id in 1..btf.type_count() {
@@ -358,6 +383,7 @@ impl Object {
             }
             _ => None,
         };
+        check_data_relocs(&elf)?;
         let name = object_name(file);
         let (maps, map_syms) = maps::read_maps(&elf, btf.as_ref(), &name)?;
         let license = match elf.section_by_name("license") {

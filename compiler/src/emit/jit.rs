@@ -14,6 +14,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 pub struct JitProgram {
     module: Option<JITModule>,
     entries: Vec<(String, NativeEntry)>,
+    callbacks: Vec<u64>,
     asm: Vec<(String, String)>,
 }
 
@@ -43,9 +44,11 @@ impl JitProgram {
         let mut ctx = module.make_context();
         let mut defined = Vec::with_capacity(programs.len());
         let mut asm = Vec::new();
+        let mut callback_ids = Vec::new();
         for prog in programs {
             let d = define_program(&mut module, &mut ctx, prog, opts, want_asm)?;
             asm.extend(d.asm);
+            callback_ids.extend(d.callbacks);
             defined.push((prog.name.to_string(), d.entry));
         }
         module
@@ -63,7 +66,8 @@ impl JitProgram {
                 (name, entry)
             })
             .collect();
-        Ok(JitProgram { module: Some(module), entries, asm })
+        let callbacks = callback_ids.into_iter().map(|id| module.get_finalized_function(id) as u64).collect();
+        Ok(JitProgram { module: Some(module), entries, callbacks, asm })
     }
 
     /// The entry of the program called `name`.
@@ -79,6 +83,11 @@ impl JitProgram {
     /// Runs the program called `name` on `ctx`.
     pub fn run(&self, name: &str, machine: &Machine<'_>, ctx: &mut [u8]) -> Option<Outcome> {
         self.entry(name).map(|e| run_native(machine, e, ctx))
+    }
+
+    /// Addresses of the callback trampolines (helper ABI), for `HostState::allow_native_callbacks`.
+    pub fn callbacks(&self) -> &[u64] {
+        &self.callbacks
     }
 
     /// Machine-code listing, when compiled with `want_asm`.

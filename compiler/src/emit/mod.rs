@@ -124,6 +124,8 @@ pub fn entry_symbol(name: &str) -> String {
 /// What `define_program` produced.
 pub(crate) struct DefinedProgram {
     pub entry: FuncId,
+    /// Callback trampolines (helper ABI), in `lower::callback_targets` order.
+    pub callbacks: Vec<FuncId>,
     pub helpers_used: BTreeSet<u32>,
     /// Per function: the compiled machine-code listing, when requested.
     pub asm: Vec<(String, String)>,
@@ -146,7 +148,7 @@ pub(crate) fn define_program<M: Module>(
         .declare_function(&entry_symbol(prog.name), Linkage::Export, &lower::entry_signature(call_conv))
         .map_err(|e| codegen_err(&e))?;
     let inline = lower::entry_is_inlined(prog.code, &cfg);
-    let mut ids = FunctionIds { entry: entry.as_u32(), functions: Vec::new() };
+    let mut ids = FunctionIds { entry: entry.as_u32(), functions: Vec::new(), callbacks: Vec::new() };
     for (i, f) in cfg.functions().iter().enumerate() {
         if i == 0 && inline {
             ids.functions.push(entry.as_u32());
@@ -158,17 +160,27 @@ pub(crate) fn define_program<M: Module>(
             .map_err(|e| codegen_err(&e))?;
         ids.functions.push(id.as_u32());
     }
+    let mut callbacks = Vec::new();
+    for pc in lower::callback_targets(prog.code) {
+        let name = format!("bpfc_{}_cb{pc}", prog.name);
+        let id = module
+            .declare_function(&name, Linkage::Local, &lower::helper_signature(call_conv))
+            .map_err(|e| codegen_err(&e))?;
+        ids.callbacks.push((pc, id.as_u32()));
+        callbacks.push(id);
+    }
     let lowered =
         lower::lower_program(prog.code, &opts.lower, &ids, module.target_config(), call_conv).map_err(lower_err)?;
     if opts.verify_ir {
         lower::verify(&lowered, module.isa().flags()).map_err(lower_err)?;
     }
     let mut asm = Vec::new();
-    let names: Vec<u32> = if inline {
+    let mut names: Vec<u32> = if inline {
         ids.functions.clone()
     } else {
         std::iter::once(ids.entry).chain(ids.functions.iter().copied()).collect()
     };
+    names.extend(ids.callbacks.iter().map(|&(_, id)| id));
     for (func, id) in lowered.functions.into_iter().zip(names) {
         ctx.clear();
         ctx.func = func;
@@ -180,7 +192,7 @@ pub(crate) fn define_program<M: Module>(
             asm.push((module.declarations().get_function_decl(func_id).linkage_name(func_id).into_owned(), text));
         }
     }
-    Ok(DefinedProgram { entry, helpers_used: lowered.helpers_used, asm })
+    Ok(DefinedProgram { entry, callbacks, helpers_used: lowered.helpers_used, asm })
 }
 
 /// The Cranelift IR of every program, as `--emit clif` prints it.
@@ -191,8 +203,9 @@ pub fn clif_text(programs: &[ProgramSource<'_>], opts: &CodegenOptions) -> Resul
     for prog in programs {
         let cfg = bpfc_runtime::isa::Cfg::new(prog.code)
             .map_err(|e| EmitError::Lower { program: prog.name.to_string(), source: e.into() })?;
-        let ids = FunctionIds::sequential(base, cfg.functions().len());
-        base += 1 + cfg.functions().len() as u32;
+        let callbacks = lower::callback_targets(prog.code);
+        let ids = FunctionIds::sequential(base, cfg.functions().len(), &callbacks);
+        base += 1 + (cfg.functions().len() + callbacks.len()) as u32;
         let lowered =
             lower::lower_program(prog.code, &opts.lower, &ids, isa.frontend_config(), isa.default_call_conv())
                 .map_err(|source| EmitError::Lower { program: prog.name.to_string(), source })?;

@@ -70,11 +70,13 @@ pub fn build_object(
     let mut module = ObjectModule::new(builder);
     let mut ctx = module.make_context();
     let mut entries = Vec::new();
+    let mut callbacks = Vec::new();
     let mut helpers = BTreeSet::new();
     let mut asm = Vec::new();
     for prog in &source.programs {
         let defined = define_program(&mut module, &mut ctx, prog, opts, want_asm)?;
         entries.push(defined.entry);
+        callbacks.push(defined.callbacks);
         helpers.extend(defined.helpers_used);
         asm.extend(defined.asm);
     }
@@ -112,6 +114,13 @@ pub fn build_object(
         progs.u32(base + offset_of!(ProgDesc, prog_type), prog.prog_type as u32);
         progs.u32(base + offset_of!(ProgDesc, insn_count), prog.code.len() as u32);
         prog_relocs.push((base + offset_of!(ProgDesc, entry), Reloc::Func(entries[i])));
+        if !callbacks[i].is_empty() {
+            let relocs: Vec<(usize, Reloc)> =
+                callbacks[i].iter().enumerate().map(|(j, &f)| (8 * j, Reloc::Func(f))).collect();
+            let table = define_table(&mut module, &format!("bpfc_callbacks_{i}"), vec![0; 8 * relocs.len()], &relocs)?;
+            prog_relocs.push((base + offset_of!(ProgDesc, callbacks), Reloc::Data(table)));
+            progs.u64(base + offset_of!(ProgDesc, callback_count), callbacks[i].len() as u64);
+        }
     }
     let progs_id = define_table(&mut module, "bpfc_programs", progs.data, &prog_relocs)?;
 

@@ -154,7 +154,7 @@ pub(super) fn relocate_sections(
             }
             let addend = i64::from(imm(&raw, slot));
             if tsec.is_exec() {
-                let byte = s.value as i64 + addend;
+                let byte = (s.value as i64).saturating_add(addend);
                 if byte % 8 != 0 {
                     return Err(err(
                         Some(slot),
@@ -188,7 +188,7 @@ pub(super) fn relocate_sections(
                 set_imm(&mut raw, slot, idx as i32);
                 set_imm(&mut raw, slot + 1, 0);
             } else {
-                let off = s.value as i64 + addend;
+                let off = (s.value as i64).saturating_add(addend);
                 let off = i32::try_from(off).map_err(|_| {
                     err(Some(slot), LinkErrorKind::UnknownTarget { symbol: s.name.clone(), section: tsec.name.clone() })
                 })?;

@@ -22,6 +22,10 @@ impl FuncLowering<'_, '_> {
 
     /// Calls the helper whose table entry is `fptr` with r1–r5, then handles `env.status`.
     fn call_helper_ptr(&mut self, fptr: Value) {
+        if self.has_callbacks {
+            let next = self.builder.ins().iadd_imm_s(self.fp, -(abi::STACK_SIZE as i64));
+            self.builder.ins().store(env_flags(), next, self.env, env_offsets::CALLBACK_FP);
+        }
         let sig = self.helper_sig();
         let mut args = vec![self.env];
         for r in 1..=5 {

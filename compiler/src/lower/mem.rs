@@ -122,7 +122,21 @@ impl FuncLowering<'_, '_> {
             Imm64::MapFd(_) => return self.trap(TrapCode::Unsupported, abi::unsupported::MAP_FD),
             Imm64::MapValue { .. } => return self.trap(TrapCode::Unsupported, abi::unsupported::MAP_VALUE_FD),
             Imm64::BtfId { .. } => return self.trap(TrapCode::Unsupported, abi::unsupported::BTF_ID),
-            Imm64::Func(_) => return self.trap(TrapCode::Unsupported, abi::unsupported::FUNC_REF),
+            Imm64::Func(t) => match self.ids.callbacks.iter().find(|&&(pc, _)| pc == t) {
+                Some(&(_, id)) => {
+                    let cc = self.call_conv;
+                    let sig = self.builder.import_signature(helper_signature(cc));
+                    let name = self.builder.func.declare_imported_user_function(UserExternalName::new(0, id));
+                    let fref = self.builder.import_function(ExtFuncData {
+                        name: ExternalName::user(name),
+                        signature: sig,
+                        colocated: true,
+                        patchable: false,
+                    });
+                    self.builder.ins().func_addr(I64, fref)
+                }
+                None => return self.trap(TrapCode::Unsupported, abi::unsupported::FUNC_REF),
+            },
         };
         self.set(dst, v);
     }

@@ -89,13 +89,37 @@ pub struct FunctionIds {
     pub entry: u32,
     /// Name index of each BPF function, in `Cfg::functions` order.
     pub functions: Vec<u32>,
+    /// Name index of the callback trampoline of each function whose address the program takes, by slot
+    /// (in [`callback_targets`] order).
+    pub callbacks: Vec<(Pc, u32)>,
 }
 
 impl FunctionIds {
-    /// Consecutive ids starting at `base`: the entry wrapper, then the functions.
-    pub fn sequential(base: u32, function_count: usize) -> FunctionIds {
-        FunctionIds { entry: base, functions: (0..function_count as u32).map(|i| base + 1 + i).collect() }
+    /// Consecutive ids starting at `base`: the entry wrapper, the functions, then the trampolines.
+    pub fn sequential(base: u32, function_count: usize, callbacks: &[Pc]) -> FunctionIds {
+        let after = base + 1 + function_count as u32;
+        FunctionIds {
+            entry: base,
+            functions: (0..function_count as u32).map(|i| base + 1 + i).collect(),
+            callbacks: callbacks.iter().enumerate().map(|(i, &pc)| (pc, after + i as u32)).collect(),
+        }
     }
+}
+
+/// Slots of the functions whose address the program takes (`lddw src=4`): each gets a trampoline with the
+/// helper ABI that `bpf_loop` and friends call (see `abi`: callbacks run in the frame `env.callback_fp`).
+pub fn callback_targets(code: &Code) -> Vec<Pc> {
+    let mut targets: Vec<Pc> = code
+        .insns()
+        .iter()
+        .filter_map(|l| match l.insn {
+            Insn::LdImm64 { imm: bpfc_runtime::isa::Imm64::Func(t), .. } => Some(t),
+            _ => None,
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    targets
 }
 
 /// Signature of internal BPF functions: `(r1..r5, env, fp) -> r0`.
@@ -117,7 +141,8 @@ pub fn entry_signature(call_conv: CallConv) -> Signature {
     sig
 }
 
-fn helper_signature(call_conv: CallConv) -> Signature {
+/// Signature of helpers and callback trampolines: `(env, r1..r5) -> r0`.
+pub fn helper_signature(call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
     for _ in 0..6 {
         sig.params.push(AbiParam::new(I64));
@@ -175,6 +200,10 @@ pub fn lower_program(
         lowering.builder.finalize(frontend);
         functions.push(func);
     }
+    for &(pc, id) in &ids.callbacks {
+        let index = cfg.functions().iter().position(|f| f.start == pc).expect("function references start functions");
+        functions.push(lower_trampoline(ids.functions[index], id, frontend, call_conv, &mut fctx));
+    }
     Ok(LoweredProgram { functions, helpers_used })
 }
 
@@ -217,6 +246,53 @@ fn lower_entry(
     func
 }
 
+/// A callback trampoline: the helper ABI `(env, r1..r5) -> r0` around BPF function `target`, run in the
+/// frame `env.callback_fp` names (a ninth frame traps `CallDepth`, slot filled in by the helper's call
+/// site), restoring `callback_fp` afterwards so a helper can call it again.
+fn lower_trampoline(
+    target: u32,
+    id: u32,
+    frontend: TargetFrontendConfig,
+    call_conv: CallConv,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, id), helper_signature(call_conv));
+    let callee = import_internal(&mut func, target, call_conv);
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let params = b.block_params(block).to_vec();
+    let env = params[0];
+    let fp = b.ins().load(I64, env_flags(), env, env_offsets::CALLBACK_FP);
+    let bottom = b.ins().iadd_imm_s(fp, -(abi::STACK_SIZE as i64));
+    let base = b.ins().load(I64, env_flags(), env, env_offsets::STACK_BASE);
+    let too_deep = b.ins().icmp(IntCC::UnsignedLessThan, bottom, base);
+    let trap = b.create_block();
+    let body = b.create_block();
+    b.ins().brif(too_deep, trap, &[], body, &[]);
+    b.switch_to_block(trap);
+    b.seal_block(trap);
+    let code = b.ins().iconst(I32, TrapCode::CallDepth as i64);
+    b.ins().store(env_flags(), code, env, env_offsets::TRAP_CODE);
+    let unknown = b.ins().iconst(I32, i64::from(u32::MAX));
+    b.ins().store(env_flags(), unknown, env, env_offsets::TRAP_PC);
+    let zero = b.ins().iconst(I64, 0);
+    b.ins().store(env_flags(), zero, env, env_offsets::TRAP_DETAIL);
+    let status = b.ins().iconst(I64, abi::STATUS_TRAP as i64);
+    b.ins().store(env_flags(), status, env, env_offsets::STATUS);
+    b.ins().return_(&[zero]);
+    b.switch_to_block(body);
+    b.seal_block(body);
+    let call = b.ins().call(callee, &[params[1], params[2], params[3], params[4], params[5], env, fp]);
+    let r0 = b.inst_results(call)[0];
+    b.ins().store(env_flags(), fp, env, env_offsets::CALLBACK_FP);
+    b.ins().return_(&[r0]);
+    b.finalize(frontend);
+    func
+}
+
 /// Translation state of one BPF function.
 pub(crate) struct FuncLowering<'a, 'b> {
     code: &'a Code,
@@ -242,6 +318,8 @@ pub(crate) struct FuncLowering<'a, 'b> {
     /// Per register: the map index it holds when that is known within the current block (set by
     /// `lddw map[i]`, forgotten on any other write and at block boundaries).
     known_map: [Option<u32>; Reg::COUNT],
+    /// Whether the program takes function addresses (helpers may then run callbacks in the next frame).
+    has_callbacks: bool,
     /// Whether the current block already ends in a terminator.
     terminated: bool,
     /// Slot of the instruction being translated.
@@ -338,6 +416,7 @@ impl<'a, 'b> FuncLowering<'a, 'b> {
             check_sig: None,
             helpers_used: BTreeSet::new(),
             known_map: [None; Reg::COUNT],
+            has_callbacks: !ids.callbacks.is_empty(),
             terminated: true,
             pc: function.start,
         }

@@ -68,7 +68,7 @@ fn lower_and_verify(text: &str, checked: bool) {
     let code = decode(&assemble(text).unwrap()).unwrap();
     let cfg = Cfg::new(&code).unwrap();
     let isa = crate::emit::target_isa(None, false).unwrap();
-    let ids = FunctionIds::sequential(0, cfg.functions().len());
+    let ids = FunctionIds::sequential(0, cfg.functions().len(), &callback_targets(&code));
     let opts = LowerOptions { checked, maps: vec![] };
     let lowered = lower_program(&code, &opts, &ids, isa.frontend_config(), isa.default_call_conv()).unwrap();
     // The entry function is compiled as the program entry itself (nothing calls it), then `f`.
@@ -97,7 +97,7 @@ fn loops_and_self_jumps_seal_correctly() {
     let lowered = lower_program(
         &code,
         &LowerOptions::default(),
-        &FunctionIds::sequential(0, 1),
+        &FunctionIds::sequential(0, 1, &[]),
         isa.frontend_config(),
         isa.default_call_conv(),
     )

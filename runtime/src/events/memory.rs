@@ -134,6 +134,27 @@ impl MemorySource for ProcessMemory {
     }
 }
 
+/// Blobs laid over another source: addresses the blobs cover read from them, the rest from `below`.
+pub struct Overlay {
+    /// Read first.
+    pub top: BlobMemory,
+    /// Read where `top` has nothing.
+    pub below: std::sync::Arc<dyn MemorySource>,
+}
+
+impl MemorySource for Overlay {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
+        match self.top.read(addr, buf) {
+            0 => self.below.read(addr, buf),
+            n => n,
+        }
+    }
+
+    fn blobs(&self) -> Vec<(u64, Vec<u8>)> {
+        self.top.blobs()
+    }
+}
+
 /// Wraps a source and keeps every successful read (address and the bytes), for `bpfc record`.
 pub struct RecordingMemory {
     inner: std::sync::Arc<dyn MemorySource>,

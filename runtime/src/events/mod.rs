@@ -17,9 +17,11 @@
 //! against a larger [`crate::ctx::CtxLayout::size`] must copy them into a zero-padded buffer of that size.
 
 pub mod formats;
+pub mod live_tp;
 pub mod memory;
 pub mod record;
 pub mod replay;
+pub mod uprobe;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,8 +29,10 @@ use std::sync::Arc;
 use crate::abi::EventMeta;
 use crate::ctx::{Arch, TracepointFormat};
 pub use formats::{FormatError, TpFormats};
-pub use memory::{BlobMemory, MemorySource, NoMemory, ProcessMemory, RecordingMemory};
+pub use live_tp::{Attach, LiveError, LiveOptions, LiveSource, LiveStats, StopCondition};
+pub use memory::{BlobMemory, MemorySource, NoMemory, Overlay, ProcessMemory, RecordingMemory};
 pub use replay::{ReplayError, ReplayReader, ReplayWriter};
+pub use uprobe::{UprobeError, UprobeSpec};
 
 /// Which kind of probe produced a `pt_regs` context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -136,7 +140,7 @@ impl fmt::Display for EventSource {
 #[derive(Clone)]
 pub struct Event {
     /// Which programs it is for, and the ctx layout.
-    pub source: EventSource,
+    pub source: Arc<EventSource>,
     /// Task, CPU and time: what the "current task" helpers answer.
     pub meta: EventMeta,
     /// The ctx bytes (see the module docs for padding).
@@ -155,6 +159,17 @@ impl fmt::Debug for Event {
             .field("ctx_len", &self.ctx.len())
             .field("line", &self.line)
             .finish()
+    }
+}
+
+impl Event {
+    /// Wraps the event's memory in a [`RecordingMemory`] and returns it: run the programs on the event, then
+    /// pass `recording.take()` to [`ReplayWriter::write`] so the replay line carries exactly the memory the
+    /// programs read (what `bpfc record` does).
+    pub fn record_memory(&mut self) -> Arc<RecordingMemory> {
+        let r = Arc::new(RecordingMemory::new(self.memory.clone()));
+        self.memory = r.clone();
+        r
     }
 }
 

@@ -6,8 +6,10 @@
 //! - `__data_loc` data follows the fixed part in field order; its 32-bit descriptor is
 //!   `offset | length << 16` (offset from the record start; for `__rel_loc`, from the end of the
 //!   descriptor field), and strings include their NUL;
-//! - the record is zero-padded to `len % 8 == 4`, because perf stores it after a `u32` size and keeps
-//!   samples 8-byte aligned — live records have exactly that length.
+//! - the length is the kernel's `sizeof(struct)` ([`struct_size`]: the fixed part rounded up to its
+//!   alignment) plus the dynamic data, zero-padded to `len % 8 == 4`, because perf stores the record after
+//!   a `u32` size and keeps samples 8-byte aligned (`perf_trace_##call`) — live records have exactly that
+//!   length.
 //!
 //! Values: integers as JSON numbers (negative ones are stored in two's complement) or strings
 //! (`"0x7ffe1000"`, `"-100"`); `char` arrays and `__data_loc char[]` as strings or arrays of byte
@@ -278,11 +280,35 @@ pub fn build(
         }
     }
     if base.is_none() {
-        while buf.len() % 8 != 4 {
-            buf.push(0);
-        }
+        let dynamic = buf.len() - fixed as usize;
+        let total = (struct_size(format) as usize + dynamic + 4).div_ceil(8) * 8 - 4;
+        buf.resize(total.max(buf.len()), 0);
     }
     Ok(buf)
+}
+
+/// `sizeof` the kernel's record struct: the fixed part rounded up to the largest field alignment. The
+/// `syscalls:sys_enter_*` records are `struct syscall_trace_enter { ent; int nr; unsigned long args[]; }`,
+/// 8-aligned even when the format lists no argument (e.g. `sys_enter_getppid`: 12 bytes of fields, 16 of
+/// struct, 20 of perf record).
+pub fn struct_size(format: &TracepointFormat) -> u32 {
+    let natural = |f: &TpField| -> u32 {
+        let unit = if is_dynamic(f) {
+            4
+        } else {
+            match f.array_len {
+                Some(n) if n > 0 && f.size.is_multiple_of(n) => f.size / n,
+                Some(_) => 1,
+                None => f.size,
+            }
+        };
+        if unit.is_power_of_two() { unit.min(8) } else { 1 }
+    };
+    let mut align = format.fields.iter().map(natural).max().unwrap_or(1);
+    if format.name.starts_with("sys_enter_") && format.field("__syscall_nr").is_some() {
+        align = 8;
+    }
+    format.record_size().div_ceil(align) * align
 }
 
 fn signed_value(bits: u64, size: usize) -> i64 {

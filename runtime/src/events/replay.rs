@@ -387,7 +387,7 @@ pub fn parse_line(text: &str, file: &str, line: usize, formats: &TpFormats) -> R
         }
         Some(_) => return Err(bad("memory", "expected an array of blobs".into())),
     }
-    Ok(Event { source, meta, ctx, memory: Arc::new(memory), line: Some(line) })
+    Ok(Event { source: Arc::new(source), meta, ctx, memory: Arc::new(memory), line: Some(line) })
 }
 
 /// Writes events as replay lines.
@@ -431,7 +431,7 @@ pub fn to_line(event: &Event, reads: &[(u64, Vec<u8>)]) -> String {
         format!("\"time_ns\":{}", m.time_ns),
         format!("\"comm\":{}", js(&Value::String(comm_str(m)))),
     ];
-    match &event.source {
+    match &*event.source {
         EventSource::Tracepoint { category, name, format } => {
             parts.push(format!("\"tracepoint\":{}", js(&Value::String(format!("{category}:{name}")))));
             let (fields, exact) = record::decode(format, m, &event.ctx);

@@ -61,6 +61,7 @@ pub struct HostState {
     rng: AtomicU64,
     memory: RwLock<Arc<dyn MemorySource>>,
     callback: RwLock<Option<CallbackRunner>>,
+    native_callbacks: RwLock<std::collections::HashSet<u64>>,
     func_ip: AtomicU64,
     attach_cookie: AtomicU64,
     stacks: RwLock<Stacks>,
@@ -88,6 +89,7 @@ impl HostState {
             rng: AtomicU64::new(DEFAULT_PRANDOM_SEED),
             memory: RwLock::new(Arc::new(NoMemory)),
             callback: RwLock::new(None),
+            native_callbacks: RwLock::new(std::collections::HashSet::new()),
             func_ip: AtomicU64::new(0),
             attach_cookie: AtomicU64::new(0),
             stacks: RwLock::new(Stacks::default()),
@@ -163,6 +165,16 @@ impl HostState {
             buf.truncate(n);
             buf
         })
+    }
+
+    /// Registers native callback trampolines (from the code a binding loaded) that callbacks may run.
+    pub fn allow_native_callbacks(&self, addrs: impl IntoIterator<Item = u64>) {
+        self.native_callbacks.write().unwrap_or_else(|e| e.into_inner()).extend(addrs);
+    }
+
+    /// Whether `addr` is a registered native callback trampoline.
+    pub fn is_native_callback(&self, addr: u64) -> bool {
+        self.native_callbacks.read().unwrap_or_else(|e| e.into_inner()).contains(&addr)
     }
 
     /// Installs the engine hook that runs callbacks.

@@ -27,6 +27,9 @@
 //! - **Budget**: charged per basic block on entry ([`Cfg::block_len`]): entering a block of *n*
 //!   instructions with a remaining budget below *n* traps `Budget` at the block's first slot, otherwise
 //!   *n* is subtracted. Returning from a call continues the caller's block without a new charge.
+//! - **Callbacks**: `lddw src=4` yields `INTERP_FUNC_TAG | slot`. Before each helper call the interpreter
+//!   stores r10 − 512 in `env.callback_fp` (and its remaining budget in `env.budget`); a helper such as
+//!   `bpf_loop` runs the callback through the engine hook in that frame, exactly as native code does.
 //! - **Unsupported** instructions trap `Unsupported` with a detail code: kfunc
 //!   calls, legacy packet loads, and 64-bit immediate loads of map fds, map values by fd, BTF ids and
 //!   function addresses (only map-index forms are bound, from `Machine::maps`/`map_values`); codes in
@@ -39,7 +42,7 @@ mod tests;
 
 pub use sem::{alu32, alu64, cond32, cond64, endian, movsx, neg, sign_extend};
 
-use crate::abi::{MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo, unsupported};
+use crate::abi::{INTERP_FUNC_TAG, MAX_FRAMES, STACK_SIZE, TrapCode, TrapInfo, unsupported};
 use crate::exec::Vm;
 use crate::isa::{AtomicOp, CallTarget, Cfg, CfgError, Code, Imm64, Insn, Operand, Pc, Reg, Width};
 use crate::mem::access_info;
@@ -90,6 +93,9 @@ struct Op {
 #[derive(Clone, Debug)]
 pub struct Program {
     ops: Vec<Op>,
+    /// Slots whose address the program takes (`lddw src=4`), with their instruction index: the only
+    /// functions a callback may run.
+    func_refs: Vec<(u32, u32)>,
 }
 
 fn writes_r10(insn: &Insn) -> bool {
@@ -139,7 +145,23 @@ impl Program {
             };
             ops.push(Op { insn: l.insn, pc: l.pc as u32, block: cfg.block_len(i).unwrap_or(0), target });
         }
-        Ok(Program { ops })
+        let mut func_refs: Vec<(u32, u32)> = code
+            .insns()
+            .iter()
+            .filter_map(|l| match l.insn {
+                Insn::LdImm64 { imm: Imm64::Func(t), .. } => Some((t as u32, code.index_of(t)? as u32)),
+                _ => None,
+            })
+            .collect();
+        func_refs.sort_unstable();
+        func_refs.dedup();
+        Ok(Program { ops, func_refs })
+    }
+
+    /// The instruction index of the function at `slot`, if the program takes its address.
+    pub fn callback_index(&self, slot: u64) -> Option<usize> {
+        let slot = u32::try_from(slot).ok()?;
+        self.func_refs.iter().find(|&&(s, _)| s == slot).map(|&(_, i)| i as usize)
     }
 
     /// Number of instructions.
@@ -211,11 +233,33 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
     regs.0[1] = ctx;
     regs.0[2] = ctx_len;
     regs.0[10] = vm.stack_top();
+    run_from(p, vm, budget, 0, regs)
+}
+
+/// Runs the callback function at instruction `index` with r1–r5 = `args` in the frame whose top is `fp`
+/// (`env.callback_fp`, see `abi`), charging the invocation's budget. Called from a helper (`bpf_loop`).
+pub(crate) fn run_callback(
+    p: &Program,
+    vm: &mut Vm<'_, '_>,
+    index: usize,
+    args: [u64; 5],
+    fp: u64,
+) -> Result<u64, TrapInfo> {
+    let mut regs = Regs([0; 16]);
+    regs.0[1..6].copy_from_slice(&args);
+    regs.0[10] = fp;
+    let mut budget = vm.budget();
+    let r = run_from(p, vm, &mut budget, index, regs);
+    vm.set_budget(budget);
+    r
+}
+
+fn run_from(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64, start: usize, mut regs: Regs) -> Result<u64, TrapInfo> {
     let stack_base = vm.stack_base();
     // Saved caller states; `depth` of them are live. A fixed array: a run allocates nothing.
     let mut frames = [Frame { regs: Regs([0; 16]), ret: 0 }; MAX_FRAMES];
     let mut depth = 0usize;
-    let mut i = 0usize;
+    let mut i = start;
     loop {
         let Some(op) = p.ops.get(i) else {
             // Unreachable for validated programs (Cfg forbids falling off a function); kept as a trap so
@@ -295,7 +339,8 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
                     Imm64::MapFd(_) => return Err(unsupported(unsupported::MAP_FD)),
                     Imm64::MapValue { .. } => return Err(unsupported(unsupported::MAP_VALUE_FD)),
                     Imm64::BtfId { .. } => return Err(unsupported(unsupported::BTF_ID)),
-                    Imm64::Func(_) => return Err(unsupported(unsupported::FUNC_REF)),
+                    // A function value: the slot, tagged so callback runners can tell it from native code.
+                    Imm64::Func(t) => INTERP_FUNC_TAG | t as u64,
                 };
             }
             Insn::LdPacket { .. } => return Err(trap(TrapCode::Unsupported, pc, unsupported::LD_PACKET)),
@@ -314,7 +359,10 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::Call(CallTarget::Helper(id)) => {
                 let f =
                     vm.helper(u64::from(id as u32)).ok_or(trap(TrapCode::UnknownHelper, pc, u64::from(id as u32)))?;
+                // Callbacks the helper runs use the next frame and this invocation's remaining budget.
+                vm.before_helper(*budget, regs.0[10].wrapping_sub(STACK_SIZE as u64));
                 regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
+                *budget = vm.budget();
                 if !vm.running() {
                     return Ok(regs.0[0]);
                 }
@@ -322,7 +370,9 @@ fn run(p: &Program, vm: &mut Vm<'_, '_>, budget: &mut u64) -> Result<u64, TrapIn
             Insn::CallX { reg } => {
                 let v = regs[reg];
                 let f = vm.helper(v).ok_or(trap(TrapCode::BadCallTarget, pc, v))?;
+                vm.before_helper(*budget, regs.0[10].wrapping_sub(STACK_SIZE as u64));
                 regs.0[0] = vm.call(f, pc as usize, [regs.0[1], regs.0[2], regs.0[3], regs.0[4], regs.0[5]]);
+                *budget = vm.budget();
                 if !vm.running() {
                     return Ok(regs.0[0]);
                 }

@@ -431,6 +431,9 @@ fn pseudo_loads_and_unsupported_instructions() {
     assert_eq!(run_interp(&m, &ld(Imm64::MapIdx(0)), &mut []), Outcome::Exit(0x1234));
     let want = vaddr as u64 + 4;
     assert_eq!(run_interp(&m, &ld(Imm64::MapIdxValue { idx: 0, off: 4 }), &mut []), Outcome::Exit(want));
+    // A function value is the tagged slot (callbacks run through `exec::run_callback`).
+    let tagged = crate::abi::INTERP_FUNC_TAG;
+    assert_eq!(run_interp(&m, &ld(Imm64::Func(0)), &mut []), Outcome::Exit(tagged));
     let cases = [
         (ld(Imm64::MapIdx(1)), unsupported::MAP_INDEX),
         (ld(Imm64::MapIdx(-1)), unsupported::MAP_INDEX),
@@ -439,7 +442,6 @@ fn pseudo_loads_and_unsupported_instructions() {
         (ld(Imm64::MapFd(3)), unsupported::MAP_FD),
         (ld(Imm64::MapValue { fd: 3, off: 0 }), unsupported::MAP_VALUE_FD),
         (ld(Imm64::BtfId { id: 3, btf_fd: 0 }), unsupported::BTF_ID),
-        (ld(Imm64::Func(0)), unsupported::FUNC_REF),
         (hand(Insn::Call(CallTarget::Kfunc { btf_id: 9, off: 0 })), unsupported::KFUNC),
         (hand(Insn::LdPacket { size: crate::isa::Size::W, index: None, imm: 0 }), unsupported::LD_PACKET),
     ];

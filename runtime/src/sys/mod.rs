@@ -3,3 +3,4 @@
 //! `#[repr(C)]` argument layouts, raw pointers into our buffers, fresh fds — stays in this module.
 pub mod bpf;
 pub mod perf;
+pub mod process;
