@@ -10,7 +10,7 @@
 //! `fuzz::*`: seeded mutations of the corpus bytecode (bit flips, replaced fields, swapped instructions)
 //! go through decode and verify: no panic, and every verification finishes within a time bound.
 //!
-//! Counts: `BPFC_SOUNDNESS_PROGRAMS` (default 100,000 over 20 trials) and `BPFC_FUZZ_MUTATIONS`
+//! Counts: `BPFC_SOUNDNESS_PROGRAMS` (default 300,000 over 20 trials) and `BPFC_FUZZ_MUTATIONS`
 //! (default 8,000 over 4 trials).
 
 use bpfc_compiler::verify::{MapDef, VerifyInput, map_type, verify};
@@ -422,7 +422,7 @@ fn env_count(name: &str, default: u64) -> u64 {
 
 fn main() {
     let args = Arguments::from_args();
-    let programs = env_count("BPFC_SOUNDNESS_PROGRAMS", 100_000);
+    let programs = env_count("BPFC_SOUNDNESS_PROGRAMS", 300_000);
     let mutations = env_count("BPFC_FUZZ_MUTATIONS", 8_000);
     let mut trials = Vec::new();
     const SOUND_TRIALS: u64 = 20;

@@ -194,9 +194,30 @@ impl Verifier<'_> {
     }
 
     /// `bpf_map_lookup_elem` on an array with a constant in-range key never returns NULL (Linux ≥ 6.14).
+    /// The key must be known-zero bytes on the stack (the kernel's `get_constant_map_key` also accepts a
+    /// constant spilled with exactly the key's size, which bpfc does not track: it then asks for the check).
     fn const_key_in_array(&self, st: &State, m: u32) -> bool {
-        let _ = (st, m);
-        false
+        let d = &self.inp.maps[m as usize];
+        if !matches!(d.map_type, mt::ARRAY | mt::PERCPU_ARRAY) {
+            return false;
+        }
+        let key = *st.reg(2);
+        let (Kind::Stack { frame }, Some(v)) = (key.kind, key.s.value()) else { return false };
+        let off = i64::from(key.off) + v as i64;
+        if !(-super::MAX_STACK..0).contains(&off) || d.key_size == 0 {
+            return false;
+        }
+        let Some(fr) = st.frames.get(frame as usize) else { return false };
+        let below = (-off - 1) as usize;
+        let slot = fr.slot(below / 8);
+        let first = 7 - below % 8;
+        let end = first + d.key_size as usize;
+        let value = if end <= 8 && slot.bytes[first..end].iter().all(|b| *b == super::state::ByteKind::Zero) {
+            Some(0)
+        } else {
+            None
+        };
+        value.is_some_and(|k| k < u64::from(d.max_entries))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -165,6 +165,18 @@ pub struct Facts {
     pub log: String,
 }
 
+impl Facts {
+    /// The access fact of the instruction starting at slot `pc` of `code` (the verified code).
+    pub fn access_at(&self, code: &Code, pc: Pc) -> Option<AccessFact> {
+        code.index_of(pc).and_then(|i| self.access.get(i).copied().flatten())
+    }
+
+    /// Whether the instruction starting at slot `pc` is reached on some path.
+    pub fn reachable_at(&self, code: &Code, pc: Pc) -> bool {
+        code.index_of(pc).and_then(|i| self.reachable.get(i).copied()).unwrap_or(false)
+    }
+}
+
 /// Why a program was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {

@@ -92,6 +92,8 @@ fn facts_describe_accesses_and_stack() {
         Some(AccessFact { region: Some(RegionKind::Ctx), in_bounds: true, const_offset: Some(112) })
     );
     assert_eq!(f.access[2], None);
+    assert_eq!(f.access_at(&code, 0), f.access[0]);
+    assert!(f.reachable_at(&code, 3) && !f.reachable_at(&code, 4));
     assert_eq!(f.stack_depth.get(&0), Some(&16));
     assert!(f.reachable.iter().all(|r| *r));
 }
