@@ -427,6 +427,6 @@ fn extra_figures(binding: &Binding) -> Result<()> {
         });
         best = best.min(ns);
     }
-    println!("one invocation of an empty program (JIT, Env + zeroed 4 KiB stack area + call): {best:.1} ns");
+    println!("one invocation of an empty program (JIT, verified: Env + pooled stack area + call): {best:.1} ns");
     Ok(())
 }
