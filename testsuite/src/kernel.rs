@@ -224,40 +224,8 @@ pub fn run_in_interp(code: &Code, mem: &[u8], budget: u64) -> InterpRun {
     InterpRun { outcome, mem }
 }
 
-/// A small, fast, seedable PRNG (SplitMix64) so random tests are reproducible from a printed seed.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform value in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// A uniformly chosen element.
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-}
+/// The seedable PRNG of the random tests (one definition, in [`crate::random`]).
+pub use crate::random::Rng;
 
 /// The seed of a random test: `BPFC_SEED` (decimal or 0x-hex) if set, else `default`.
 pub fn seed_from_env(default: u64) -> Result<u64, String> {

@@ -36,9 +36,14 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// A value below `n` (n > 0).
+    /// A uniform value in `0..n` (`n > 0`), by multiply-high (no modulo bias).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// True with probability `num / den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
     }
 
     /// True with probability 1/n.
