@@ -110,6 +110,17 @@ pub struct Binding {
     regions: Vec<Region>,
     decls: Vec<MapDecl>,
     zero_stack: std::cell::Cell<bool>,
+    /// Per program index: (runs, total ns), collected while enabled — the kernel's `bpf_stats`.
+    stats: std::cell::RefCell<Option<Vec<ProgStats>>>,
+}
+
+/// Run statistics of one program, as the kernel keeps with `BPF_ENABLE_STATS` (`run_cnt`, `run_time_ns`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgStats {
+    /// Invocations (tail-called programs count too).
+    pub run_cnt: u64,
+    /// Total wall time of those invocations, ns.
+    pub run_time_ns: u64,
 }
 
 /// Read-only contexts for tracing programs, as the kernel enforces.
@@ -213,6 +224,7 @@ impl Binding {
             regions,
             decls: decls.to_vec(),
             zero_stack: std::cell::Cell::new(true),
+            stats: std::cell::RefCell::new(None),
         })
     }
 
@@ -228,6 +240,16 @@ impl Binding {
             zero_stack: self.zero_stack.get(),
             ..Machine::new(&self.helpers)
         }
+    }
+
+    /// Starts (or stops) collecting per-program run statistics, as `BPF_ENABLE_STATS` does.
+    pub fn enable_stats(&self, on: bool) {
+        *self.stats.borrow_mut() = on.then(Vec::new);
+    }
+
+    /// Statistics per program index (empty unless enabled).
+    pub fn stats(&self) -> Vec<ProgStats> {
+        self.stats.borrow().clone().unwrap_or_default()
     }
 
     /// Whether invocations start with a zeroed stack area (default). Only code the verifier accepted may
@@ -270,7 +292,15 @@ impl Binding {
         let mut count = 0u64;
         loop {
             let machine = Machine { tail_call_count: count, ..self.machine(event, ctx_writable) };
+            let started = self.stats.borrow().is_some().then(std::time::Instant::now);
             let outcome = programs[current].run(&machine, ctx);
+            if let (Some(t), Some(stats)) = (started, self.stats.borrow_mut().as_mut()) {
+                if stats.len() <= current {
+                    stats.resize(current + 1, ProgStats::default());
+                }
+                stats[current].run_cnt += 1;
+                stats[current].run_time_ns += t.elapsed().as_nanos() as u64;
+            }
             match outcome {
                 Outcome::TailCall { target } if (target as usize) < programs.len() && count < MAX_TAIL_CALLS.into() => {
                     count += 1;
@@ -280,5 +310,29 @@ impl Binding {
                 other => return RunReport { outcome: other, chain },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::{assemble, decode};
+
+    #[test]
+    fn stats_count_runs_only_while_enabled() {
+        let code = decode(&assemble("mov %r0, 7\nexit").unwrap()).unwrap();
+        let prog = InterpProgram::new(&code).unwrap();
+        let binding = Binding::new(&[]).unwrap();
+        let programs = [Runnable::Interp(&prog)];
+        let run = |b: &Binding| b.run(&programs, 0, &mut [], EventMeta::default(), true).outcome;
+        assert_eq!(run(&binding), Outcome::Exit(7));
+        assert!(binding.stats().is_empty());
+        binding.enable_stats(true);
+        for _ in 0..3 {
+            assert_eq!(run(&binding), Outcome::Exit(7));
+        }
+        assert_eq!(binding.stats()[0].run_cnt, 3);
+        binding.enable_stats(false);
+        assert!(binding.stats().is_empty());
     }
 }

@@ -55,6 +55,9 @@ pub struct Args {
     /// Folders with tracepoint `format` files (`CAT/NAME/format`), searched before tracefs.
     #[arg(long)]
     tp_formats: Vec<PathBuf>,
+    /// Print per-program run counts and times at exit (the kernel's bpf_stats).
+    #[arg(long)]
+    stats: bool,
 }
 
 /// Opens `input` on `engine` (a `.so` is always the AOT engine).
@@ -171,6 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("{}: no program `{p}`", args.input.display());
     }
+    session.binding().enable_stats(args.stats);
     let log = match &args.events {
         Some(events) => {
             let log = replay(&session, events, &formats, args.prog.as_deref())?;
@@ -182,6 +186,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => live(&session, &args)?,
     };
     println!("{} invocations, {} trapped ({} engine)", log.runs, log.traps, session.engine().name());
+    for (i, s) in session.binding().stats().iter().enumerate().filter(|(_, s)| s.run_cnt > 0) {
+        let avg = s.run_time_ns / s.run_cnt;
+        println!("stats {}: run_cnt {} run_time_ns {} ({avg} ns/run)", session.programs[i].0, s.run_cnt, s.run_time_ns);
+    }
     for (name, elems) in session.map_contents() {
         println!("map {name}: {} entries", elems.len());
         for (k, v) in elems {
