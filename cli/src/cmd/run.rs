@@ -6,6 +6,7 @@
 //! events, with the memory the programs read, as a replay file.
 
 use anyhow::{Context, bail};
+use bpfc_compiler::btf::format::format_value;
 use bpfc_compiler::input;
 use bpfc_compiler::session::{Engine, RunLog, Session};
 use bpfc_runtime::events::formats::TpFormats;
@@ -61,20 +62,35 @@ pub struct Args {
 }
 
 /// Opens `input` on `engine` (a `.so` is always the AOT engine).
+/// Opens `input` on `engine` (a `.so` is always the AOT engine); also returns the loaded object for
+/// BTF-typed printing when the input was one.
 pub fn open_session(
     input_path: &std::path::Path,
     engine: &str,
     checked: bool,
     formats: &TpFormats,
-) -> anyhow::Result<Session> {
+) -> anyhow::Result<(Session, Option<input::Input>)> {
     if input_path.extension().is_some_and(|e| e == "so") {
-        return Ok(Session::from_library(NativeLibrary::open(input_path)?)?);
+        return Ok((Session::from_library(NativeLibrary::open(input_path)?)?, None));
     }
     let Some(engine) = Engine::from_name(engine) else {
         bail!("unknown engine `{engine}` (known: interp, jit, aot)");
     };
     let input = input::load(input_path)?;
-    Ok(Session::new(&input, engine, checked, formats)?)
+    let session = Session::new(&input, engine, checked, formats)?;
+    Ok((session, Some(input)))
+}
+
+/// A map entry, typed by the object's BTF when it has types for that map (as bpftool prints), else hex.
+fn format_entry(input: Option<&input::Input>, map: usize, key: &[u8], value: &[u8]) -> String {
+    let typed = input.and_then(|i| i.object.as_ref()).and_then(|o| {
+        let btf = o.btf.as_ref()?;
+        let m = o.maps.get(map)?;
+        let k = if m.btf_key_type_id != 0 { format_value(btf, m.btf_key_type_id, key) } else { hex(key) };
+        let v = if m.btf_value_type_id != 0 { format_value(btf, m.btf_value_type_id, value) } else { hex(value) };
+        (m.btf_key_type_id != 0 || m.btf_value_type_id != 0).then(|| format!("{k} => {v}"))
+    });
+    typed.unwrap_or_else(|| format!("{} => {}", hex(key), hex(value)))
 }
 
 /// Replays `events` through `session`.
@@ -168,7 +184,7 @@ fn libc_status(status: i32) -> String {
 /// Runs the replay and prints the results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let formats = TpFormats::dirs(args.tp_formats.clone(), true);
-    let session = open_session(&args.input, &args.engine, args.checked, &formats)?;
+    let (session, input) = open_session(&args.input, &args.engine, args.checked, &formats)?;
     if let Some(p) = &args.prog
         && !session.programs.iter().any(|(n, ..)| n == p)
     {
@@ -190,10 +206,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let avg = s.run_time_ns / s.run_cnt;
         println!("stats {}: run_cnt {} run_time_ns {} ({avg} ns/run)", session.programs[i].0, s.run_cnt, s.run_time_ns);
     }
-    for (name, elems) in session.map_contents() {
+    for (i, (name, elems)) in session.map_contents().into_iter().enumerate() {
         println!("map {name}: {} entries", elems.len());
         for (k, v) in elems {
-            println!("  {} => {}", hex(&k), hex(&v));
+            println!("  {}", format_entry(input.as_ref(), i, &k, &v));
         }
     }
     Ok(if log.traps > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })

@@ -11,6 +11,7 @@
 
 pub mod core;
 pub mod ext;
+pub mod format;
 mod types;
 
 pub use types::{EnumValue, Kind, Member, Param, Type, VarSecinfo};
