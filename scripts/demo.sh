@@ -16,12 +16,13 @@ echo
 echo "== bpfc build examples/syscount.bpf.o --shared -o $out/syscount.so"
 $bpfc build examples/syscount.bpf.o --shared -o "$out/syscount.so"
 echo
-echo "== bpfc run $out/syscount.so --attach -- ls / (live tracepoint, native code)"
-if $bpfc run "$out/syscount.so" --attach -- ls / > "$out/live.txt" 2> "$out/live.err"; then
+echo "== bpfc run examples/syscount.bpf.o --engine aot --attach -- ls /   (native code on the live tracepoint)"
+if $bpfc run examples/syscount.bpf.o --engine aot --attach --stats -- ls / > "$out/live.txt" 2> "$out/live.err"; then
   tail -n +1 "$out/live.txt" | grep -v '^event ' | head -n 40
   grep '^bpfc:' "$out/live.err" || true
 else
   cat "$out/live.err"
   echo "(live tracing is not permitted here: replaying examples/events/syscalls.jsonl instead)"
-  $bpfc run "$out/syscount.so" --events examples/events/syscalls.jsonl --tp-formats examples/events/formats | grep -v '^event '
+  $bpfc run examples/syscount.bpf.o --engine aot --stats --events examples/events/syscalls.jsonl \
+    --tp-formats examples/events/formats | grep -v '^event '
 fi
