@@ -141,6 +141,17 @@ struct bpfc_object {
 
 extern const struct bpfc_object bpfc_object;
 
+/* The runtime's C API (link with libbpfc_runtime.a from `cargo build -p bpfc-runtime`, plus -lpthread -ldl
+ * -lm): bind an object linked into this program, run its programs, read its maps. Errors are negative
+ * errno values; bpfc_runtime_run returns a positive enum bpfc_trap_code when the program trapped. */
+struct bpfc_runtime;
+struct bpfc_runtime *bpfc_runtime_open(const struct bpfc_object *obj);
+void bpfc_runtime_close(struct bpfc_runtime *rt);
+int bpfc_runtime_run(struct bpfc_runtime *rt, const char *prog, void *ctx, size_t ctx_len,
+                     const struct bpfc_event *event, uint64_t *r0);
+int bpfc_runtime_map_lookup(struct bpfc_runtime *rt, const char *map, const void *key, void *value);
+int bpfc_runtime_map_next_key(struct bpfc_runtime *rt, const char *map, const void *key, void *next);
+
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(offsetof(struct bpfc_env, helpers) == 8, "env layout");
 _Static_assert(offsetof(struct bpfc_env, stack_top) == 32, "env layout");

@@ -6,11 +6,13 @@
 //! with). It never links Cranelift: the compiler depends on it, not the other way round.
 //!
 //! `unsafe` is confined to [`mem`] (raw loads and stores after a region check), [`exec`] (calling native
-//! code and helpers) and [`sys`] (the `bpf()` and `perf_event_open` system calls).
+//! code and helpers), [`native`] (loading objects), [`capi`] (the C API) and [`sys`] (the `bpf()` and
+//! `perf_event_open` system calls).
 #![warn(missing_docs)]
 
 pub mod abi;
 pub mod bind;
+pub mod capi;
 pub mod ctx;
 pub mod events;
 pub mod exec;

@@ -210,6 +210,31 @@ impl NativeLibrary {
         Ok(())
     }
 
+    /// Reads the descriptor of an object linked into this program (the C API's entry point).
+    ///
+    /// # Safety
+    /// `desc` must point to the `bpfc_object` descriptor of a bpfc native object linked into this
+    /// process, which stays mapped for as long as the returned library is used.
+    pub unsafe fn from_linked(desc: *const ObjectDesc) -> Result<NativeLibrary, NativeError> {
+        let path = PathBuf::from("(linked object)");
+        if desc.is_null() {
+            return Err(NativeError::NoDescriptor { path });
+        }
+        let mut lib = NativeLibrary {
+            handle: std::ptr::null_mut(),
+            path,
+            programs: Vec::new(),
+            maps: Vec::new(),
+            helpers: Vec::new(),
+            license: String::new(),
+            checked: false,
+        };
+        // SAFETY: the caller guarantees `desc` is a live bpfc descriptor; `read_descriptor` checks its
+        // magic and version before trusting any other field.
+        unsafe { lib.read_descriptor(&*desc)? };
+        Ok(lib)
+    }
+
     /// The program called `name`.
     pub fn program(&self, name: &str) -> Option<&NativeProgram> {
         self.programs.iter().find(|p| p.name == name)
@@ -224,8 +249,10 @@ impl NativeLibrary {
 impl Drop for NativeLibrary {
     fn drop(&mut self) {
         self.programs.clear();
-        // SAFETY: the handle came from dlopen and no entry survives `self` (entries are owned by
-        // `self.programs`, cleared above, and only lent out through `&self`).
-        unsafe { libc::dlclose(self.handle) };
+        if !self.handle.is_null() {
+            // SAFETY: the handle came from dlopen and no entry survives `self` (entries are owned by
+            // `self.programs`, cleared above, and only lent out through `&self`).
+            unsafe { libc::dlclose(self.handle) };
+        }
     }
 }
