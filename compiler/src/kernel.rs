@@ -142,3 +142,56 @@ pub fn load(input: &Input) -> Result<KernelObject, KernelLoadError> {
     }
     Ok(KernelObject { maps, progs })
 }
+
+/// Attaches a loaded tracepoint program to `category:name` in the kernel, as samples/bpf does:
+/// `perf_event_open(PERF_TYPE_TRACEPOINT)` on CPU 0 (a tracepoint's programs run on every CPU), then
+/// `PERF_EVENT_IOC_SET_BPF` and `PERF_EVENT_IOC_ENABLE`. The attachment lasts as long as the returned fd.
+pub fn attach_tracepoint(prog: std::os::fd::BorrowedFd<'_>, category: &str, name: &str) -> std::io::Result<OwnedFd> {
+    use bpfc_runtime::sys::perf::{PerfEventAttr, attach_bpf, enable, perf_event_open};
+    let root = bpfc_runtime::events::formats::tracefs_root().map_err(std::io::Error::other)?;
+    let id_path = root.join("events").join(category).join(name).join("id");
+    let id: u64 = std::fs::read_to_string(&id_path)?
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("bad tracepoint id in {}", id_path.display())))?;
+    let attr = PerfEventAttr {
+        type_: 2, // PERF_TYPE_TRACEPOINT
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: id,
+        sample_period: 1,
+        wakeup: 1,
+        ..PerfEventAttr::default()
+    };
+    let fd = perf_event_open(&attr, None, -1, 0)?;
+    attach_bpf(fd.as_fd(), prog)?;
+    enable(fd.as_fd())?;
+    Ok(fd)
+}
+
+/// Attaches a loaded uprobe program in the kernel through the uprobe PMU (`perf_event_open` with the
+/// binary's path and the function's file offset, the retprobe bit for uretprobes), then
+/// `PERF_EVENT_IOC_SET_BPF` and `PERF_EVENT_IOC_ENABLE`.
+pub fn attach_uprobe(
+    prog: std::os::fd::BorrowedFd<'_>,
+    spec: &bpfc_runtime::events::uprobe::UprobeSpec,
+) -> std::io::Result<OwnedFd> {
+    use bpfc_runtime::events::uprobe::uprobe_pmu;
+    use bpfc_runtime::sys::perf::{PerfEventAttr, attach_bpf, enable, perf_event_open};
+    let (ty, ret_bit) = uprobe_pmu().map_err(std::io::Error::other)?;
+    let offset = spec.file_offset().map_err(std::io::Error::other)?;
+    let abs = std::fs::canonicalize(&spec.path)?;
+    let path = std::ffi::CString::new(abs.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    let attr = PerfEventAttr {
+        type_: ty,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: if spec.ret { 1u64 << ret_bit } else { 0 },
+        config2: offset,
+        sample_period: 1,
+        wakeup: 1,
+        ..PerfEventAttr::default()
+    };
+    let fd = perf_event_open(&attr, Some(&path), -1, 0)?;
+    attach_bpf(fd.as_fd(), prog)?;
+    enable(fd.as_fd())?;
+    Ok(fd)
+}

@@ -172,6 +172,11 @@ pub fn enable(fd: BorrowedFd<'_>) -> io::Result<()> {
     ioctl(fd, 0x2400, 0)
 }
 
+/// `PERF_EVENT_IOC_SET_BPF`: run BPF program `prog` whenever the event fires (a kernel-side attach).
+pub fn attach_bpf(fd: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
+    ioctl(fd, 0x4004_2408, prog.as_raw_fd() as libc::c_ulong)
+}
+
 /// `PERF_EVENT_IOC_DISABLE`.
 pub fn disable(fd: BorrowedFd<'_>) -> io::Result<()> {
     ioctl(fd, 0x2401, 0)
