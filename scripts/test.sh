@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# The C API test links examples against the runtime's static library, which only `cargo build` of the
+# runtime itself produces (not its build as a dependency of the tests).
+cargo build -p bpfc-runtime
+cargo test --workspace --no-fail-fast

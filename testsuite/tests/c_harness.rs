@@ -22,7 +22,12 @@ fn repo() -> PathBuf {
 fn c_harness_matches_bpfc_run() {
     let exe = std::env::current_exe().unwrap();
     let lib = exe.parent().and_then(Path::parent).map(|d| d.join("libbpfc_runtime.a")).unwrap();
-    assert!(lib.is_file(), "the runtime's static library is missing at {}", lib.display());
+    assert!(
+        lib.is_file(),
+        "the runtime's static library is missing at {} (build it with `cargo build -p bpfc-runtime`, as \
+         scripts/test.sh does)",
+        lib.display()
+    );
     let input = input::load(&repo().join("examples/syscount.bpf.o")).unwrap();
     let programs: Vec<ProgramSource<'_>> = input
         .programs
