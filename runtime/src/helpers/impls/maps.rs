@@ -139,7 +139,9 @@ fn peek_body(cx: &mut HelperCtx<'_>, map: u64, value: u64, _: u64, _: u64, _: u6
 /// `bpf_tail_call(ctx, prog_array, index)`: on success the program stops and the runner starts the
 /// program in the slot (the caller's frames are gone); otherwise the program continues after the call,
 /// as the kernel does, with a negative r0 (-E2BIG past the end, -EBUSY after [`MAX_TAIL_CALLS`], -ENOENT
-/// for an empty slot; the kernel leaves r0 undefined there).
+/// for an empty slot; the kernel leaves r0 undefined there). Only taken tail calls count against the
+/// limit, as in the x86-64 JIT since Linux 6.10 (checked against this machine's kernel by
+/// `helpers_kernel::tail_call_limit_with_empty_slots`).
 fn tail_call_body(cx: &mut HelperCtx<'_>, _ctx: u64, map: u64, index: u64, _: u64, _: u64) -> u64 {
     let Some(h) = host(cx, ID_TAIL_CALL) else { return 0 };
     let Some(m) = map_arg(cx, h, map) else { return 0 };
