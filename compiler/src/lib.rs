@@ -15,5 +15,6 @@ pub mod kernel;
 pub mod link;
 pub mod lower;
 pub mod pipeline;
+pub mod records;
 pub mod session;
 pub mod verify;

@@ -8,6 +8,7 @@ use crate::emit::{CodegenOptions, EmitError, ProgramSource};
 use crate::input::Input;
 use crate::lower::LowerOptions;
 use crate::pipeline::Safety;
+use crate::records::RecordTypes;
 use bpfc_runtime::abi::{EventMeta, ProgType};
 use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
 use bpfc_runtime::events::formats::TpFormats;
@@ -103,6 +104,7 @@ pub struct Session {
     engine: Engine,
     code: Code,
     binding: Binding,
+    records: Option<RecordTypes>,
 }
 
 impl std::fmt::Debug for Session {
@@ -170,6 +172,7 @@ impl Session {
             engine,
             code,
             binding,
+            records: None,
         })
     }
 
@@ -183,7 +186,12 @@ impl Session {
             .collect();
         let code = Code::Aot(lib);
         register_callbacks(&code, &binding);
-        Ok(Session { programs, engine: Engine::Aot, code, binding })
+        Ok(Session { programs, engine: Engine::Aot, code, binding, records: None })
+    }
+
+    /// Prints ring buffer and perf records through `records` (BTF-typed) rather than as hex.
+    pub fn set_record_types(&mut self, records: RecordTypes) {
+        self.records = Some(records);
     }
 
     /// The engine.
@@ -230,6 +238,8 @@ pub struct RunLog {
     pub traps: usize,
     /// Invocations run.
     pub runs: usize,
+    /// Ring buffer records in the order they were submitted: map name and bytes.
+    pub ringbuf_records: Vec<(String, Vec<u8>)>,
 }
 
 /// One map's contents at the end of a run: name and sorted `(key, value)` pairs.
@@ -260,16 +270,24 @@ impl Session {
                 log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
             }
             for (fd, r) in self.binding.host().drain_ringbufs() {
-                log.lines.push(format!("  ringbuf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&r.data)));
+                log.lines.push(format!("  ringbuf {}", self.record(fd, &r.data)));
+                log.ringbuf_records.push((self.map_name_by_fd(fd), r.data));
             }
             let (samples, lost) = self.binding.host().drain_perf();
             for (fd, s) in samples {
-                log.lines.push(format!("  perf {}: {}", self.map_name_by_fd(fd), bpfc_runtime::maps::hex(&s.data)));
+                log.lines.push(format!("  perf {}", self.record(fd, &s.data)));
             }
             if lost > 0 {
                 log.lines.push(format!("  perf: {lost} samples lost"));
             }
         }
+    }
+
+    /// `MAP: record`, typed when a record type is known, else hex.
+    fn record(&self, fd: u32, data: &[u8]) -> String {
+        let map = self.map_name_by_fd(fd);
+        let shown = self.records.as_ref().and_then(|r| r.describe(&map, data));
+        format!("{map}: {}", shown.unwrap_or_else(|| bpfc_runtime::maps::hex(data)))
     }
 
     fn map_name_by_fd(&self, fd: u32) -> String {

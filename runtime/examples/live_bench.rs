@@ -78,6 +78,7 @@ fn run(bin: &PathBuf, n: u64, traced: bool, pages_log2: u32) -> Result<String, F
                 hold_exit: false,
             },
             pages_log2,
+            user_stack: 0,
         };
         Some(LiveSource::tracepoints(&[("syscalls", "sys_enter_getppid")], opts)?)
     } else {

@@ -9,16 +9,20 @@
 //! whether the kernel records the event for perf at all (`perf_trace_run_bpf_submit`); the examples
 //! return 0, so while the kernel's copy is attached bpfc's perf events would see nothing.
 //!
+//! Ring buffer records are compared too, as sequences: the kernel's are read from the map's mmapped ring
+//! (`KernelRingBuf`), bpfc's from its run log, pid normalised the same way.
+//!
 //! Needs root, bpf() and tracefs; where one is missing every trial fails loudly with what is missing
-//! (this machine and CI have them). Ring buffer contents are not compared here (`examples_uptodate`
-//! checks the kernel's records against the hand-derived expectations, `examples_engines` ours).
+//! (this machine and CI have them).
 
+use bpfc_compiler::btf::Kind;
 use bpfc_compiler::input::{self, Input};
 use bpfc_compiler::kernel::{attach_tracepoint, attach_uprobe, load};
 use bpfc_compiler::session::{Engine, RunLog, Session};
 use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::events::live_tp::{Attach, LiveOptions, LiveSource, StopCondition};
-use bpfc_runtime::sys::bpf::{MapFd, map_get_next_key, map_lookup};
+use bpfc_runtime::helpers::spec::reads_user_memory;
+use bpfc_runtime::sys::bpf::{KernelRingBuf, MapFd, map_get_next_key, map_lookup};
 use bpfc_runtime::sys::process::{resume, spawn_stopped};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::os::fd::AsFd;
@@ -71,6 +75,14 @@ fn set_target_pid(input: &mut Input, pid: u32) -> Result<(), String> {
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 /// Comparable maps by name.
 type Maps = Vec<(String, Entries)>;
+/// Ring buffer records by map, in submission order.
+type Records = Vec<(String, Vec<u8>)>;
+
+/// What one side produced.
+struct Outcome {
+    maps: Maps,
+    records: Records,
+}
 
 /// Per-CPU values as one value: which CPU the workload's events ran on is up to the scheduler, so the
 /// per-CPU copies (`round_up(value_size, 8)` bytes each) are summed word by word.
@@ -113,25 +125,28 @@ fn comparable(map_type: u32) -> bool {
     !matches!(map_type, 3 | 4 | 12 | 13 | 27)
 }
 
-/// Replaces the 4-byte little-endian `pid` wherever it is aligned in map bytes, so runs of the same
-/// workload under different pids compare equal.
-fn normalise(entries: &[(Vec<u8>, Vec<u8>)], pid: u32) -> Entries {
-    let fix = |b: &[u8]| {
-        let mut b = b.to_vec();
-        for chunk in b.chunks_exact_mut(4) {
-            if chunk == pid.to_le_bytes() {
-                chunk.copy_from_slice(&[0xaa; 4]);
-            }
+/// `b` with the 4-byte little-endian `pid` replaced wherever it is aligned, so runs of the same workload
+/// under different pids compare equal.
+fn without_pid(b: &[u8], pid: u32) -> Vec<u8> {
+    let mut b = b.to_vec();
+    for chunk in b.chunks_exact_mut(4) {
+        if chunk == pid.to_le_bytes() {
+            chunk.copy_from_slice(&[0xaa; 4]);
         }
-        b
-    };
-    let mut out: Vec<_> = entries.iter().map(|(k, v)| (fix(k), fix(v))).collect();
+    }
+    b
+}
+
+/// Map entries with the pid normalised, sorted.
+fn normalise(entries: &[(Vec<u8>, Vec<u8>)], pid: u32) -> Entries {
+    let mut out: Vec<_> = entries.iter().map(|(k, v)| (without_pid(k, pid), without_pid(v, pid))).collect();
     out.sort();
     out
 }
 
-/// Runs the workload with the example in the kernel; returns the comparable maps' entries.
-fn kernel_run(example: &str, program: &str, args: &[String]) -> Result<Maps, String> {
+/// Runs the workload with the example in the kernel; returns the comparable maps' entries and the ring
+/// buffer records.
+fn kernel_run(example: &str, program: &str, args: &[String]) -> Result<Outcome, String> {
     let child = spawn_stopped(program, args).map_err(|e| format!("{program}: {e}"))?;
     let pid = child.id();
     let mut input = input::load(&repo().join("examples").join(example)).map_err(|e| e.to_string())?;
@@ -148,9 +163,21 @@ fn kernel_run(example: &str, program: &str, args: &[String]) -> Result<Maps, Str
         };
         links.push(link.map_err(|e| format!("attaching `{}` in the kernel: {e}", p.name))?);
     }
+    let mut rings = Vec::new();
+    for (i, m) in input.maps.iter().enumerate() {
+        if m.map_type == RINGBUF {
+            rings.push((m.name.clone(), KernelRingBuf::open(&kernel.maps[i]).map_err(|e| e.to_string())?));
+        }
+    }
     resume(pid).map_err(|e| e.to_string())?;
     child.wait().map_err(|e| e.to_string())?;
     drop(links);
+    // Read once the workload is done: these workloads produce a few records, far below the examples'
+    // 256 KiB rings (a full ring would drop records, which the comparison would show).
+    let mut records = Vec::new();
+    for (name, ring) in &mut rings {
+        records.extend(ring.drain().into_iter().map(|r| (name.clone(), without_pid(&r, pid))));
+    }
     let mut out = Vec::new();
     for (i, m) in input.maps.iter().enumerate().take(kernel.maps.len()) {
         if comparable(m.map_type) {
@@ -158,11 +185,11 @@ fn kernel_run(example: &str, program: &str, args: &[String]) -> Result<Maps, Str
             out.push((m.name.clone(), normalise(&entries, pid)));
         }
     }
-    Ok(out)
+    Ok(Outcome { maps: out, records })
 }
 
-/// Runs the workload with the example in bpfc (AOT, live tracepoints); returns the same maps.
-fn bpfc_run(example: &str, program: &str, args: &[String]) -> Result<Maps, String> {
+/// Runs the workload with the example in bpfc (AOT, live tracepoints); returns the same maps and records.
+fn bpfc_run(example: &str, program: &str, args: &[String]) -> Result<Outcome, String> {
     let child = spawn_stopped(program, args).map_err(|e| format!("{program}: {e}"))?;
     let pid = child.id();
     let mut input = input::load(&repo().join("examples").join(example)).map_err(|e| e.to_string())?;
@@ -177,8 +204,9 @@ fn bpfc_run(example: &str, program: &str, args: &[String]) -> Result<Maps, Strin
     let formats = TpFormats::dirs(vec![], true);
     let session = Session::new(&input, Engine::Aot, false, &formats).map_err(|e| e.to_string())?;
     let stop = StopCondition { exit_of: Some(pid), hold_exit: true, ..StopCondition::default() };
-    let mut source = LiveSource::open(&attach, LiveOptions { pid: Some(pid), stop, ..LiveOptions::default() })
-        .map_err(|e| e.to_string())?;
+    let reads_user = input.programs.iter().any(|p| reads_user_memory(&p.code));
+    let options = LiveOptions { pid: Some(pid), stop, ..LiveOptions::default() }.for_user_reads(reads_user);
+    let mut source = LiveSource::open(&attach, options).map_err(|e| e.to_string())?;
     resume(pid).map_err(|e| e.to_string())?;
     let mut log = RunLog::default();
     for (n, event) in source.by_ref().enumerate() {
@@ -190,19 +218,55 @@ fn bpfc_run(example: &str, program: &str, args: &[String]) -> Result<Maps, Strin
         return Err(format!("bpfc: {} invocations, {} trapped, {lost} events lost", log.runs, log.traps));
     }
     let ours = session.map_contents();
-    Ok(input
+    let maps = input
         .maps
         .iter()
         .enumerate()
         .filter(|(_, m)| comparable(m.map_type))
         .map(|(i, m)| (m.name.clone(), normalise(&fold_percpu(ours[i].1.clone(), m.map_type, m.value_size), pid)))
-        .collect())
+        .collect();
+    let records = log.ringbuf_records.iter().map(|(name, r)| (name.clone(), without_pid(r, pid))).collect();
+    Ok(Outcome { maps, records })
 }
 
 /// Maps left out per example, with the reason: execsnoop's `scratch` is the record it assembles, whose
 /// `ppid` comes from `task->real_parent->tgid` — kernel memory that a user-space runtime cannot read
 /// (bpfc's `bpf_probe_read_kernel` returns -EFAULT and zeroes, as the kernel does on a fault).
 const IGNORED: &[(&str, &str)] = &[("execsnoop.bpf.o", "scratch")];
+
+/// Record fields left out (example, struct, field), for the same reason: execsnoop's `ppid`.
+const IGNORED_FIELDS: &[(&str, &str, &str)] = &[("execsnoop.bpf.o", "exec_event", "ppid")];
+
+const RINGBUF: u32 = 27;
+
+/// Byte ranges of the ignored record fields of `example`, from its BTF.
+fn ignored_ranges(example: &str) -> Result<Vec<std::ops::Range<usize>>, String> {
+    let input = input::load(&repo().join("examples").join(example)).map_err(|e| e.to_string())?;
+    let btf = input.object.as_ref().and_then(|o| o.btf.as_ref()).ok_or("no BTF")?;
+    let mut out = Vec::new();
+    for &(_, st, field) in IGNORED_FIELDS.iter().filter(|f| f.0 == example) {
+        let id = btf.find_by_name(st, |k| matches!(k, Kind::Struct { .. })).ok_or(format!("no struct {st}"))?;
+        let Kind::Struct { members, .. } = &btf.ty(id).kind else { unreachable!("found as a struct") };
+        let m = members.iter().find(|m| btf.str_at(m.name_off) == field).ok_or(format!("no {st}.{field}"))?;
+        let size = btf.resolve_size(m.ty).map_err(|e| e.to_string())? as usize;
+        let start = m.bit_offset as usize / 8;
+        out.push(start..start + size);
+    }
+    Ok(out)
+}
+
+/// `records` with the ignored byte ranges zeroed.
+fn masked(records: &Records, ranges: &[std::ops::Range<usize>]) -> Records {
+    let mut out = records.clone();
+    for (_, r) in &mut out {
+        for range in ranges {
+            if range.end <= r.len() {
+                r[range.clone()].fill(0);
+            }
+        }
+    }
+    out
+}
 
 fn run_case(example: &str, workload: &[&str]) -> Result<(), Failed> {
     bpfc_runtime::sys::bpf::kernel_bpf_available()?;
@@ -212,10 +276,24 @@ fn run_case(example: &str, workload: &[&str]) -> Result<(), Failed> {
     let theirs = kernel_run(example, &program, &args)?;
     let ours = bpfc_run(example, &program, &args)?;
     let _ = std::fs::remove_dir_all(&dir);
-    if theirs.is_empty() {
+    if theirs.maps.is_empty() {
         return Err("no map compared".into());
     }
-    for ((name, k), (_, b)) in theirs.iter().zip(&ours) {
+    let ranges = ignored_ranges(example)?;
+    let (k, b) = (masked(&theirs.records, &ranges), masked(&ours.records, &ranges));
+    if k != b {
+        let at = k.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(k.len().min(b.len()));
+        let show = |r: Option<&(String, Vec<u8>)>| r.map_or("(none)".into(), |(m, v)| format!("{m}: {v:02x?}"));
+        return Err(format!(
+            "ring buffer records differ: kernel {} records, bpfc {}; first difference at record {at}\nkernel: {}\nbpfc:   {}",
+            k.len(),
+            b.len(),
+            show(k.get(at)),
+            show(b.get(at))
+        )
+        .into());
+    }
+    for ((name, k), (_, b)) in theirs.maps.iter().zip(&ours.maps) {
         if IGNORED.contains(&(example, name.as_str())) {
             continue;
         }

@@ -8,10 +8,12 @@
 use anyhow::{Context, bail};
 use bpfc_compiler::btf::format::format_value;
 use bpfc_compiler::input;
+use bpfc_compiler::records::RecordTypes;
 use bpfc_compiler::session::{Engine, RunLog, Session};
 use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::events::live_tp::{Attach, LiveOptions, LiveSource, StopCondition};
 use bpfc_runtime::events::replay::{ReplayReader, ReplayWriter};
+use bpfc_runtime::helpers::spec::reads_user_memory;
 use bpfc_runtime::maps::hex;
 use bpfc_runtime::native::NativeLibrary;
 use bpfc_runtime::sys::process::{ctrl_c_flag, resume, spawn_stopped};
@@ -59,9 +61,13 @@ pub struct Args {
     /// Print per-program run counts and times at exit (the kernel's bpf_stats).
     #[arg(long)]
     stats: bool,
+    /// Print ring buffer / perf records of MAP (or of every such map) as this BTF type, e.g.
+    /// `events=struct open_event`. Without it a record is typed when exactly one struct in the object's
+    /// BTF has its size.
+    #[arg(long, value_name = "[MAP=]TYPE")]
+    record_type: Vec<bpfc_compiler::records::RecordTypeArg>,
 }
 
-/// Opens `input` on `engine` (a `.so` is always the AOT engine).
 /// Opens `input` on `engine` (a `.so` is always the AOT engine); also returns the loaded object for
 /// BTF-typed printing when the input was one.
 pub fn open_session(
@@ -109,7 +115,7 @@ pub fn replay(
 }
 
 /// Runs the programs on live events as they arrive, printing each line at once.
-fn live(session: &Session, args: &Args) -> anyhow::Result<RunLog> {
+fn live(session: &Session, input: Option<&input::Input>, args: &Args) -> anyhow::Result<RunLog> {
     let base = args.input.parent().unwrap_or(std::path::Path::new("."));
     let mut attach: Vec<Attach> = Vec::new();
     for (name, section, _) in &session.programs {
@@ -136,7 +142,10 @@ fn live(session: &Session, args: &Args) -> anyhow::Result<RunLog> {
         exit_of: child.as_ref().map(|c| c.id()),
         hold_exit: child.is_some(),
     };
-    let mut source = LiveSource::open(&attach, LiveOptions { pid, stop, ..LiveOptions::default() })?;
+    // Snapshot the user stack with each sample when a program reads user memory (unknown for a `.so`).
+    let reads_user = input.is_none_or(|i| i.programs.iter().any(|p| reads_user_memory(&p.code)));
+    let options = LiveOptions { pid, stop, ..LiveOptions::default() }.for_user_reads(reads_user);
+    let mut source = LiveSource::open(&attach, options)?;
     if let Some(c) = &child {
         resume(c.id())?;
     }
@@ -184,7 +193,14 @@ fn libc_status(status: i32) -> String {
 /// Runs the replay and prints the results.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let formats = TpFormats::dirs(args.tp_formats.clone(), true);
-    let (session, input) = open_session(&args.input, &args.engine, args.checked, &formats)?;
+    let (mut session, input) = open_session(&args.input, &args.engine, args.checked, &formats)?;
+    match &input {
+        Some(i) => session.set_record_types(RecordTypes::new(i, &args.record_type)?),
+        None if !args.record_type.is_empty() => {
+            bail!("--record-type needs a BPF object (its BTF); {} is a shared library", args.input.display())
+        }
+        None => {}
+    }
     if let Some(p) = &args.prog
         && !session.programs.iter().any(|(n, ..)| n == p)
     {
@@ -199,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             log
         }
-        None => live(&session, &args)?,
+        None => live(&session, input.as_ref(), &args)?,
     };
     println!("{} invocations, {} trapped ({} engine)", log.runs, log.traps, session.engine().name());
     for (i, s) in session.binding().stats().iter().enumerate().filter(|(_, s)| s.run_cnt > 0) {

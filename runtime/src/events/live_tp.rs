@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::formats::{FormatError, TpFormats, tracefs_root};
-use super::memory::{BlobMemory, MemorySource, NoMemory, Overlay, ProcessMemory};
+use super::memory::{BlobMemory, MemorySource, NoMemory, Overlay, ProcessMemory, StackSnapshot};
 use super::uprobe::{self, UprobeError, UprobeSpec};
 use super::{Event, EventSource, ProbeKind};
 use crate::abi::EventMeta;
@@ -69,11 +69,31 @@ pub struct LiveOptions {
     pub stop: StopCondition,
     /// Data pages per CPU ring, as a power of two (default 7: 128 pages).
     pub pages_log2: u32,
+    /// Bytes of user stack to snapshot with every sample (`PERF_SAMPLE_STACK_USER`, a multiple of 8
+    /// below 65535; 0: none). Programs that read user memory after the event then see strings and
+    /// buffers on the stack as they were when it fired — the kernel reads them synchronously, bpfc
+    /// only later. See [`LiveOptions::for_user_reads`].
+    pub user_stack: u32,
 }
 
 impl Default for LiveOptions {
     fn default() -> LiveOptions {
-        LiveOptions { pid: None, stop: StopCondition::default(), pages_log2: 7 }
+        LiveOptions { pid: None, stop: StopCondition::default(), pages_log2: 7, user_stack: 0 }
+    }
+}
+
+impl LiveOptions {
+    /// Stack snapshot size used when programs read user memory.
+    pub const USER_STACK: u32 = 8192;
+
+    /// Options with a user-stack snapshot (and rings four times bigger to hold the larger samples)
+    /// when `reads_user_memory`.
+    pub fn for_user_reads(self, reads_user_memory: bool) -> LiveOptions {
+        if reads_user_memory {
+            LiveOptions { user_stack: Self::USER_STACK, pages_log2: self.pages_log2.max(9), ..self }
+        } else {
+            self
+        }
     }
 }
 
@@ -217,6 +237,8 @@ pub const RAW_TP_REGS_ADDR: u64 = 0xffff_c900_0000_3f58;
 struct Target {
     source: Arc<EventSource>,
     decode: Decode,
+    /// Samples carry REGS_USER and STACK_USER after their own fields.
+    stack: bool,
 }
 
 struct Ring {
@@ -231,9 +253,13 @@ struct Task {
     gid: u32,
 }
 
+/// A sample's user stack: the stack pointer and the bytes from it up.
+type UserStack = (u64, Vec<u8>);
+
 enum Item {
-    /// An event, with memory of its own to lay over the process's (emulated raw_tp `pt_regs`).
-    Event(Box<Event>, Option<BlobMemory>),
+    /// An event, with memory of its own to lay over the process's (emulated raw_tp `pt_regs`) and its
+    /// user stack snapshot (stack pointer, bytes).
+    Event(Box<Event>, Option<BlobMemory>, Option<UserStack>),
     Comm {
         tid: u32,
         comm: [u8; 16],
@@ -339,7 +365,7 @@ impl LiveSource {
                         ..Default::default()
                     };
                     let source = EventSource::Tracepoint { category: category.clone(), name: name.clone(), format };
-                    plans.push((Target { source: Arc::new(source), decode: Decode::Raw }, attr, None));
+                    plans.push((Target { source: Arc::new(source), decode: Decode::Raw, stack: false }, attr, None));
                 }
                 Attach::RawTracepoint { name } => {
                     if !matches!(name.as_str(), "sys_enter" | "sys_exit") {
@@ -357,7 +383,11 @@ impl LiveSource {
                         ..Default::default()
                     };
                     let source = EventSource::RawTracepoint { name: name.clone() };
-                    plans.push((Target { source: Arc::new(source), decode: Decode::RawSyscall }, attr, None));
+                    plans.push((
+                        Target { source: Arc::new(source), decode: Decode::RawSyscall, stack: false },
+                        attr,
+                        None,
+                    ));
                 }
                 Attach::Uprobe(spec) => {
                     let (ty, ret_bit) = uprobe::uprobe_pmu()?;
@@ -384,7 +414,11 @@ impl LiveSource {
                     let target = format!("{}:{}", abs.display(), spec.symbol)
                         + &if spec.offset != 0 { format!("+{:#x}", spec.offset) } else { String::new() };
                     let source = EventSource::Probe { attach: Some((kind, target)), arch: Arch::X86_64 };
-                    plans.push((Target { source: Arc::new(source), decode: Decode::Regs }, attr, Some(path)));
+                    plans.push((
+                        Target { source: Arc::new(source), decode: Decode::Regs, stack: false },
+                        attr,
+                        Some(path),
+                    ));
                 }
             }
         }
@@ -392,6 +426,21 @@ impl LiveSource {
         let pid = opts.pid.map_or(-1, |p| p as i32);
         let mut rings = Vec::new();
         let mut ids = HashMap::new();
+        if opts.user_stack > 0 {
+            if !opts.user_stack.is_multiple_of(8) || opts.user_stack >= u32::from(u16::MAX) {
+                return Err(LiveError::Sys {
+                    what: format!("user stack snapshot of {} bytes (a multiple of 8 below 65535)", opts.user_stack),
+                    source: std::io::ErrorKind::InvalidInput.into(),
+                });
+            }
+            let mask = uprobe::regs_mask()?;
+            for (target, attr, _) in &mut plans {
+                attr.sample_type |= sample::REGS_USER | sample::STACK_USER;
+                attr.sample_regs_user = mask;
+                attr.sample_stack_user = opts.user_stack;
+                target.stack = true;
+            }
+        }
         for &cpu in &cpus {
             let mut fds: Vec<OwnedFd> = Vec::new();
             let mut ring: Option<RingBuffer> = None;
@@ -527,7 +576,7 @@ impl LiveSource {
                 record::SAMPLE => {
                     let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count, &self.no_memory);
                     match decoded {
-                        Some((time, ev, blob)) => items.push((time, Item::Event(Box::new(ev), blob))),
+                        Some((time, ev, blob, stack)) => items.push((time, Item::Event(Box::new(ev), blob, stack))),
                         None => malformed += 1,
                     }
                 }
@@ -557,11 +606,14 @@ impl LiveSource {
         self.stats.lost += lost;
         self.stats.malformed += malformed;
         for (time, mut item) in items {
-            if let Item::Event(ev, blob) = &mut item {
+            if let Item::Event(ev, blob, stack) = &mut item {
                 // Look the task up now, while it most likely still exists.
                 let (pid, tid) = (ev.meta.pid, ev.meta.tid);
                 let _ = self.task(pid, tid);
-                let below = self.memory(pid);
+                let mut below = self.memory(pid);
+                if let Some((sp, bytes)) = stack.take() {
+                    below = Arc::new(StackSnapshot { sp, bytes, below });
+                }
                 ev.memory = match blob.take() {
                     Some(top) => Arc::new(Overlay { top, below }),
                     None => below,
@@ -677,8 +729,8 @@ fn decode_sample(
     targets: &[Target],
     regs_count: usize,
     no_memory: &Arc<dyn MemorySource>,
-) -> Option<(u64, Event, Option<BlobMemory>)> {
-    // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW and/or REGS_USER @32.
+) -> Option<(u64, Event, Option<BlobMemory>, Option<UserStack>)> {
+    // IDENTIFIER @0, pid/tid @8, time @16, cpu @24, then RAW and/or REGS_USER @32, then STACK_USER.
     let ti = *ids.get(&rec.u64_at(0)?)?;
     let target = &targets[ti];
     let (pid, tid) = (rec.u32_at(8)?, rec.u32_at(12)?);
@@ -716,8 +768,37 @@ fn decode_sample(
             [RAW_TP_REGS_ADDR.to_ne_bytes(), arg1.to_ne_bytes()].concat()
         }
     };
+    let stack = if target.stack {
+        let regs_off = match target.decode {
+            Decode::Regs => 32,
+            Decode::Raw | Decode::RawSyscall => 36 + rec.u32_at(32)? as usize,
+        };
+        user_stack(rec, regs_off, regs_count)
+    } else {
+        None
+    };
     let meta = EventMeta { pid, tid, cpu, time_ns: time, ..Default::default() };
-    Some((time, Event { source: target.source.clone(), meta, ctx, memory: no_memory.clone(), line: None }, blob))
+    let event = Event { source: target.source.clone(), meta, ctx, memory: no_memory.clone(), line: None };
+    Some((time, event, blob, stack))
+}
+
+/// The (stack pointer, stack bytes) of a sample whose REGS_USER block starts at `regs_off` and is
+/// followed by STACK_USER (u64 size, the bytes, u64 bytes actually copied). `None` for a task without
+/// user registers.
+fn user_stack(rec: &perf::Record<'_>, regs_off: usize, regs_count: usize) -> Option<UserStack> {
+    if rec.u64_at(regs_off)? == 0 {
+        return None; // PERF_SAMPLE_REGS_ABI_NONE
+    }
+    let sp = rec.u64_at(regs_off + 8 + 8 * uprobe::sp_index())?;
+    let stack_off = regs_off + 8 + 8 * regs_count;
+    let size = rec.u64_at(stack_off)? as usize;
+    if size == 0 {
+        return None;
+    }
+    let dyn_size = (rec.u64_at(stack_off + 8 + size)? as usize).min(size);
+    let mut bytes = vec![0u8; dyn_size];
+    rec.copy_to(stack_off + 8, &mut bytes).then_some(())?;
+    Some((sp, bytes))
 }
 
 impl Iterator for LiveSource {
@@ -737,7 +818,7 @@ impl Iterator for LiveSource {
                             None => *e = Some(Task { comm, uid: 0, gid: 0 }),
                         }
                     }
-                    Item::Event(mut ev, _) => {
+                    Item::Event(mut ev, ..) => {
                         match self.tasks.get(&ev.meta.tid).copied().flatten() {
                             Some(t) => {
                                 ev.meta.comm = t.comm;

@@ -144,14 +144,61 @@ pub struct Overlay {
 
 impl MemorySource for Overlay {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
-        match self.top.read(addr, buf) {
-            0 => self.below.read(addr, buf),
-            n => n,
-        }
+        read_through(&self.top, &*self.below, addr, buf)
     }
 
     fn blobs(&self) -> Vec<(u64, Vec<u8>)> {
         self.top.blobs()
+    }
+}
+
+/// Reads from `top`, continuing in `below` where `top` has nothing (or stops part way).
+fn read_through(top: &dyn MemorySource, below: &dyn MemorySource, addr: u64, buf: &mut [u8]) -> usize {
+    let n = top.read(addr, buf);
+    if n == buf.len() {
+        return n;
+    }
+    match addr.checked_add(n as u64) {
+        Some(rest) => n + below.read(rest, &mut buf[n..]),
+        None => n,
+    }
+}
+
+/// The user stack of a live sample (`PERF_SAMPLE_STACK_USER`: the bytes from the sampled stack pointer
+/// up, copied by the kernel at the event) laid over the process's memory. Reads of the stack see it as
+/// it was when the event fired, not as the process has since rewritten it. Not a recorded blob: a
+/// recording keeps only the bytes programs actually read.
+pub struct StackSnapshot {
+    /// The sampled stack pointer.
+    pub sp: u64,
+    /// Bytes at `sp..`.
+    pub bytes: Vec<u8>,
+    /// Everything else.
+    pub below: std::sync::Arc<dyn MemorySource>,
+}
+
+/// One contiguous span of bytes at `start`.
+struct Span<'a> {
+    start: u64,
+    bytes: &'a [u8],
+}
+
+impl MemorySource for Span<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let Some(off) = addr.checked_sub(self.start).filter(|&o| o < self.bytes.len() as u64) else { return 0 };
+        let n = buf.len().min(self.bytes.len() - off as usize);
+        buf[..n].copy_from_slice(&self.bytes[off as usize..off as usize + n]);
+        n
+    }
+}
+
+impl MemorySource for StackSnapshot {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
+        read_through(&Span { start: self.sp, bytes: &self.bytes }, &*self.below, addr, buf)
+    }
+
+    fn blobs(&self) -> Vec<(u64, Vec<u8>)> {
+        self.below.blobs()
     }
 }
 
@@ -207,6 +254,27 @@ pub fn merge_reads(reads: &[(u64, Vec<u8>)]) -> Vec<(u64, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_snapshot_reads_first_then_continues_below() {
+        let mut below = BlobMemory::new();
+        below.insert(0x7000, b"OLDSTACKtail".to_vec()).unwrap();
+        below.insert(0x9000, b"heap".to_vec()).unwrap();
+        let m = StackSnapshot { sp: 0x7000, bytes: b"NEWSTACK".to_vec(), below: std::sync::Arc::new(below) };
+        let mut buf = [0u8; 12];
+        assert_eq!(m.read(0x7000, &mut buf), 12);
+        assert_eq!(&buf, b"NEWSTACKtail", "snapshot bytes win, the rest reads through");
+        let mut buf = [0u8; 4];
+        assert_eq!(m.read(0x9000, &mut buf), 4);
+        assert_eq!(&buf, b"heap");
+        assert_eq!(m.read(0x6fff, &mut buf), 0, "below sp is not in the snapshot nor below");
+
+        let mut top = BlobMemory::new();
+        top.insert(0x9000, b"he".to_vec()).unwrap();
+        let o = Overlay { top, below: std::sync::Arc::new(m) };
+        assert_eq!(o.read(0x9000, &mut buf), 4, "an overlay continues below where its blob ends");
+        assert_eq!(&buf, b"heap");
+    }
 
     #[test]
     fn blobs_read_prefixes_and_refuse_overlaps() {

@@ -249,6 +249,11 @@ pub fn regs_mask() -> Result<u64, UprobeError> {
     }
 }
 
+/// Index of the stack pointer among a REGS_USER sample's values.
+pub fn sp_index() -> usize {
+    X86_PERF_REGS.iter().position(|(_, name)| *name == "sp").expect("sp is sampled")
+}
+
 /// Number of `u64` register values a REGS_USER sample carries.
 pub fn regs_count() -> usize {
     X86_PERF_REGS.len()

@@ -135,6 +135,18 @@ pub static HELPERS: &[HelperSpec] = &[
     h(182, "strncmp", &[MemRead, Size, ConstStr], Integer, false),
 ];
 
+/// Helpers that read user memory through a pointer: `probe_read(_str)` (user or kernel, by address) and
+/// `probe_read_user(_str)`.
+pub const USER_MEMORY_READERS: [u32; 4] = [4, 45, 112, 114];
+
+/// Whether `code` calls a helper that reads user memory (live event sources then snapshot the user
+/// stack with every sample, so strings the process keeps there read as they were at the event).
+pub fn reads_user_memory(code: &crate::isa::Code) -> bool {
+    code.insns().iter().any(|l| {
+        matches!(l.insn, crate::isa::Insn::Call(crate::isa::CallTarget::Helper(id)) if USER_MEMORY_READERS.contains(&(id as u32)))
+    })
+}
+
 /// The signature of helper `id`, if bpfc knows it.
 pub fn lookup(id: u32) -> Option<&'static HelperSpec> {
     HELPERS.binary_search_by_key(&id, |h| h.id).ok().map(|i| &HELPERS[i])

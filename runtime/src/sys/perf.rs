@@ -31,6 +31,8 @@ pub mod sample {
     pub const RAW: u64 = 1 << 10;
     /// User registers.
     pub const REGS_USER: u64 = 1 << 12;
+    /// `PERF_SAMPLE_STACK_USER`
+    pub const STACK_USER: u64 = 1 << 13;
     /// The event id, first in samples and last in other records.
     pub const IDENTIFIER: u64 = 1 << 16;
 }

@@ -18,11 +18,13 @@
 mod attr;
 mod map;
 mod prog;
+mod ringbuf;
 #[cfg(test)]
 mod tests;
 
 pub use map::*;
 pub use prog::*;
+pub use ringbuf::KernelRingBuf;
 
 use std::fmt;
 use std::os::fd::{AsRawFd, BorrowedFd};
