@@ -332,6 +332,26 @@ fn contents(
     out
 }
 
+/// `code` encoded with its map-index references turned into the fds of `kmaps` (by index).
+fn with_kernel_fds(code: &isa::Code, kmaps: &[MapFd]) -> Vec<u8> {
+    let fd = |i: i32| kmaps[i as usize].as_fd().as_raw_fd();
+    let insns: Vec<Located> = code
+        .insns()
+        .iter()
+        .map(|l| {
+            let insn = match l.insn {
+                Insn::LdImm64 { dst, imm: Imm64::MapIdx(i) } => Insn::LdImm64 { dst, imm: Imm64::MapFd(fd(i)) },
+                Insn::LdImm64 { dst, imm: Imm64::MapIdxValue { idx, off } } => {
+                    Insn::LdImm64 { dst, imm: Imm64::MapValue { fd: fd(idx), off } }
+                }
+                other => other,
+            };
+            Located { pc: l.pc, insn }
+        })
+        .collect();
+    isa::encode(&insns)
+}
+
 fn run_case(c: &Case) -> Result<()> {
     // Ours.
     let rig = Rig::new(c.maps.iter().map(|(s, _)| s.clone()).collect())?;
@@ -356,22 +376,7 @@ fn run_case(c: &Case) -> Result<()> {
             bpf::map_freeze(&kmaps[i]).map_err(|e| anyhow!("freeze: {e}"))?;
         }
     }
-    let insns: Vec<Located> = code
-        .insns()
-        .iter()
-        .map(|l| {
-            let fd = |i: i32| kmaps[i as usize].as_fd().as_raw_fd();
-            let insn = match l.insn {
-                Insn::LdImm64 { dst, imm: Imm64::MapIdx(i) } => Insn::LdImm64 { dst, imm: Imm64::MapFd(fd(i)) },
-                Insn::LdImm64 { dst, imm: Imm64::MapIdxValue { idx, off } } => {
-                    Insn::LdImm64 { dst, imm: Imm64::MapValue { fd: fd(idx), off } }
-                }
-                other => other,
-            };
-            Located { pc: l.pc, insn }
-        })
-        .collect();
-    let bytes = isa::encode(&insns);
+    let bytes = with_kernel_fds(&code, &kmaps);
     let prog = bpf::prog_load(&ProgLoad {
         prog_type: bpf::BPF_PROG_TYPE_SYSCALL,
         insns: &bytes,
@@ -460,37 +465,21 @@ fn tail_call_limit_with_empty_slots() -> Result<()> {
     ensure!(report.outcome == Outcome::Exit(0), "our chain ended with {:?}", report.outcome);
     let ours = binding.map(1).context("map 1")?.lookup(&k32(0)).map_err(|e| anyhow!("{e}"))?;
     // The kernel's.
-    let kjump = kernel_map(&spec(MapType::ProgArray, 4, 4, 2))?;
-    let kruns = kernel_map(&spec(MapType::Array, 4, 8, 1))?;
-    let fd = |i: i32| if i == 0 { kjump.as_fd().as_raw_fd() } else { kruns.as_fd().as_raw_fd() };
-    let insns: Vec<Located> = code
-        .insns()
-        .iter()
-        .map(|l| {
-            let insn = match l.insn {
-                Insn::LdImm64 { dst, imm: Imm64::MapIdx(i) } => Insn::LdImm64 { dst, imm: Imm64::MapFd(fd(i)) },
-                Insn::LdImm64 { dst, imm: Imm64::MapIdxValue { idx, off } } => {
-                    Insn::LdImm64 { dst, imm: Imm64::MapValue { fd: fd(idx), off } }
-                }
-                other => other,
-            };
-            Located { pc: l.pc, insn }
-        })
-        .collect();
+    let kmaps = [kernel_map(&spec(MapType::ProgArray, 4, 4, 2))?, kernel_map(&spec(MapType::Array, 4, 8, 1))?];
     let prog = bpf::prog_load(&ProgLoad {
         prog_type: bpf::BPF_PROG_TYPE_RAW_TRACEPOINT,
-        insns: &isa::encode(&insns),
+        insns: &with_kernel_fds(&code, &kmaps),
         license: "GPL",
         prog_name: "bpfc_tailcall",
         ..ProgLoad::default()
     })
     .map_err(|e| anyhow!("the kernel refused the program: {}", e.reason()))?;
-    bpf::map_update(&kjump, &k32(0), &(prog.as_fd().as_raw_fd() as u32).to_le_bytes(), 0)
+    bpf::map_update(&kmaps[0], &k32(0), &(prog.as_fd().as_raw_fd() as u32).to_le_bytes(), 0)
         .map_err(|e| anyhow!("filling the program array: {e}"))?;
     let run = bpf::prog_test_run(prog.as_fd(), &TestRun { ctx_in: &[0u8; 8], ..TestRun::default() })
         .context("BPF_PROG_TEST_RUN")?;
     ensure!(run.retval == 0, "kernel r0 {}", run.retval);
-    let theirs = bpf::map_lookup(&kruns, &k32(0), 0).map_err(|e| anyhow!("{e}"))?;
+    let theirs = bpf::map_lookup(&kmaps[1], &k32(0), 0).map_err(|e| anyhow!("{e}"))?;
     let n = |v: &[u8]| u64::from_le_bytes(v[..8].try_into().unwrap());
     ensure!(
         n(&theirs) == n(&ours) && report.chain.len() as u64 == n(&ours),
