@@ -4,6 +4,7 @@
  * of the examples filtered to one pid (examples/README.md lists the expected map contents per mode).
  *
  *   workload [--stop] MODE        MODE = syscalls | open | write | exec | sleep
+ *   workload [--stop] getppid N   (a benchmark: N getppid calls, timed)
  *
  * With --stop the process stops itself with SIGSTOP (kill(2) on its own pid) before the measured part. The
  * harness waits until it is stopped (waitpid WUNTRACED, or state 'T' in /proc/PID/stat), sets the examples'
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -81,8 +83,30 @@ static void mode_sleep(void)
 		syscall(SYS_nanosleep, &ts, NULL);
 }
 
+/*
+ * getppid xN, then write(1) of one line "loop_ns T": the loop's CLOCK_MONOTONIC duration, read through the
+ * vDSO (no system call), so a harness learns what tracing costs the traced process itself, excluding exec
+ * and exit. getppid is about the cheapest system call there is, so the tracing cost dominates.
+ */
+static void mode_getppid(long n)
+{
+	struct timespec a, b;
+	char line[64];
+	long i;
+	int len;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	len = snprintf(line, sizeof(line), "loop_ns %lld\n",
+		       (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
+	syscall(SYS_write, 1L, line, (long)len);
+}
+
 int main(int argc, char **argv)
 {
+	long n = 0;
 	const char *mode;
 	int stop = 0;
 
@@ -91,12 +115,14 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: workload [--stop] syscalls|open|write|exec|sleep\n");
+	if (argc == 3 && strcmp(argv[1], "getppid") == 0) {
+		n = atol(argv[2]);
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: workload [--stop] syscalls|open|write|exec|sleep|getppid N\n");
 		return 2;
 	}
 	mode = argv[1];
-	if (strcmp(mode, "syscalls") && strcmp(mode, "open") && strcmp(mode, "write") && strcmp(mode, "exec") &&
+	if (n == 0 && strcmp(mode, "syscalls") && strcmp(mode, "open") && strcmp(mode, "write") && strcmp(mode, "exec") &&
 	    strcmp(mode, "sleep")) {
 		fprintf(stderr, "workload: unknown mode %s\n", mode);
 		return 2;
@@ -113,6 +139,8 @@ int main(int argc, char **argv)
 		mode_write();
 	else if (strcmp(mode, "exec") == 0)
 		mode_exec(); /* only returns if execve failed */
+	else if (n > 0)
+		mode_getppid(n);
 	else
 		mode_sleep();
 	syscall(SYS_exit_group, 0L);

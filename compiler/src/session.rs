@@ -14,6 +14,7 @@ use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
 use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::interp::Program as InterpProgram;
 use bpfc_runtime::native::{NativeError, NativeLibrary};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// How programs execute.
@@ -256,16 +257,29 @@ impl Session {
             }
             let report = self.run(i, &event.ctx, event.meta);
             log.runs += 1;
-            let chain: Vec<&str> = report.chain.iter().map(|&p| self.programs[p].0.as_str()).collect();
-            let what = match report.outcome {
-                bpfc_runtime::exec::Outcome::Exit(r0) => format!("r0 = {r0:#x}"),
+            // One allocation per invocation (this runs on every live event): sized for the usual line.
+            let mut line = String::with_capacity(64);
+            let _ = write!(line, "event {number} ");
+            for (k, &p) in report.chain.iter().enumerate() {
+                if k > 0 {
+                    line.push_str(" -> ");
+                }
+                line.push_str(&self.programs[p].0);
+            }
+            line.push_str(": ");
+            match report.outcome {
+                bpfc_runtime::exec::Outcome::Exit(r0) => {
+                    let _ = write!(line, "r0 = {r0:#x}");
+                }
                 bpfc_runtime::exec::Outcome::Trap(t) => {
                     log.traps += 1;
-                    crate::conformance::describe_trap(&t)
+                    line.push_str(&crate::conformance::describe_trap(&t));
                 }
-                bpfc_runtime::exec::Outcome::TailCall { target } => format!("tail call to {target} not taken"),
-            };
-            log.lines.push(format!("event {number} {}: {what}", chain.join(" -> ")));
+                bpfc_runtime::exec::Outcome::TailCall { target } => {
+                    let _ = write!(line, "tail call to {target} not taken");
+                }
+            }
+            log.lines.push(line);
             for t in self.binding.host().take_trace() {
                 log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
             }

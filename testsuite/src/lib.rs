@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod examples;
 pub mod kernel;
 pub mod maprig;
 pub mod random;

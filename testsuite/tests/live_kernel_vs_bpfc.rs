@@ -16,7 +16,7 @@
 //! (this machine and CI have them).
 
 use bpfc_compiler::btf::Kind;
-use bpfc_compiler::input::{self, Input};
+use bpfc_compiler::input;
 use bpfc_compiler::kernel::{attach_tracepoint, attach_uprobe, load};
 use bpfc_compiler::session::{Engine, RunLog, Session};
 use bpfc_runtime::events::formats::TpFormats;
@@ -24,6 +24,7 @@ use bpfc_runtime::events::live_tp::{Attach, LiveOptions, LiveSource, StopConditi
 use bpfc_runtime::helpers::spec::reads_user_memory;
 use bpfc_runtime::sys::bpf::{KernelRingBuf, MapFd, map_get_next_key, map_lookup};
 use bpfc_runtime::sys::process::{resume, spawn_stopped};
+use bpfc_testsuite::examples::{build_targets, set_target_pid};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -35,40 +36,8 @@ fn repo() -> PathBuf {
 /// Builds the example workloads once into a scratch folder.
 fn workload_dir() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("bpfc-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("examples/build.sh"))
-        .arg("targets")
-        .arg(&dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("examples/build.sh targets: {}", String::from_utf8_lossy(&out.stderr)));
-    }
+    build_targets(&dir)?;
     Ok(dir)
-}
-
-/// Sets `const volatile int target_pid` in the object's `.rodata` (found through its BTF datasec).
-fn set_target_pid(input: &mut Input, pid: u32) -> Result<(), String> {
-    let object = input.object.as_ref().ok_or("not an ELF object")?;
-    let btf = object.btf.as_ref().ok_or("no BTF")?;
-    for (i, m) in object.maps.iter().enumerate() {
-        let Some(bpfc_compiler::btf::Kind::Datasec { vars, .. }) = btf.get(m.btf_value_type_id).map(|t| &t.kind) else {
-            continue;
-        };
-        for v in vars {
-            if btf.get(v.ty).is_some_and(|t| btf.try_str(t.name_off) == Some("target_pid")) {
-                let init = input.maps[i].init.get_or_insert_with(Vec::new);
-                let end = v.offset as usize + 4;
-                if init.len() < end {
-                    init.resize(end, 0);
-                }
-                init[v.offset as usize..end].copy_from_slice(&pid.to_le_bytes());
-                return Ok(());
-            }
-        }
-    }
-    Err("no `target_pid` variable".into())
 }
 
 /// A map's entries, sorted.

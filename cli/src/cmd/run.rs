@@ -165,9 +165,9 @@ fn live(session: &Session, input: Option<&input::Input>, args: &Args) -> anyhow:
     for mut event in source.by_ref() {
         n += 1;
         let recorded = writer.is_some().then(|| event.record_memory());
-        let before = log.lines.len();
         session.run_event(&event, n, args.prog.as_deref(), &mut log);
-        for line in &log.lines[before..] {
+        // Printed as they come and not kept: a live run may go on indefinitely (only the counts are used).
+        for line in log.lines.drain(..) {
             println!("{line}");
         }
         if let (Some(w), Some(r)) = (writer.as_mut(), recorded) {

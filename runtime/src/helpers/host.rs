@@ -223,10 +223,8 @@ impl HostState {
     /// record order).
     pub fn drain_ringbufs(&self) -> Vec<(u32, RingRecord)> {
         let mut out = Vec::new();
-        for fd in self.maps.fds() {
-            if let Ok(m) = self.maps.get(fd)
-                && let Some(rb) = m.ringbuf()
-            {
+        for (fd, m) in self.maps.select(|m| m.ringbuf().is_some()) {
+            if let Some(rb) = m.ringbuf() {
                 out.extend(rb.drain().into_iter().map(|r| (fd, r)));
             }
         }
@@ -236,10 +234,8 @@ impl HostState {
     /// Takes every perf event sample of every perf event array, by map fd, and the lost counts.
     pub fn drain_perf(&self) -> (Vec<(u32, PerfSample)>, u64) {
         let (mut out, mut lost) = (Vec::new(), 0);
-        for fd in self.maps.fds() {
-            if let Ok(m) = self.maps.get(fd)
-                && let Some(p) = m.perf_events()
-            {
+        for (fd, m) in self.maps.select(|m| m.perf_events().is_some()) {
+            if let Some(p) = m.perf_events() {
                 let (samples, l) = p.drain();
                 lost += l;
                 out.extend(samples.into_iter().map(|s| (fd, s)));

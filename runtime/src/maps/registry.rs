@@ -130,6 +130,17 @@ impl MapRegistry {
         (0..r.by_fd.len()).filter(|&i| r.by_fd[i].is_some()).map(|i| i as u32 + 1).collect()
     }
 
+    /// The open maps `keep` selects, with their fds, ascending. Allocates nothing when it selects none, so
+    /// the per-event drains of output maps cost one read lock for objects that have none.
+    pub fn select(&self, keep: impl Fn(&Map) -> bool) -> Vec<(u32, Arc<Map>)> {
+        let r = self.read();
+        r.by_fd
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.as_ref().filter(|m| keep(m)).map(|m| (i as u32 + 1, Arc::clone(m))))
+            .collect()
+    }
+
     /// The binding tables for an object whose map *i* is `fds[i]`: (`env.maps`, `env.map_values`).
     pub fn binding(&self, fds: &[u32]) -> MapResult<(Vec<*mut std::ffi::c_void>, Vec<*mut u8>)> {
         let maps = fds.iter().map(|&fd| self.get(fd)).collect::<MapResult<Vec<_>>>()?;
