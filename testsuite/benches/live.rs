@@ -132,7 +132,8 @@ fn bpfc(workload: &Path, n: u64, pages_log2: u32, source_only: bool) -> Result<R
         .filter_map(|p| Attach::from_section(&p.section, Path::new(".")).transpose())
         .collect::<Result<_, LiveError>>()?;
     let stop = StopCondition { exit_of: Some(pid), ..StopCondition::default() };
-    let mut source = LiveSource::open(&attach, LiveOptions { pid: Some(pid), stop, pages_log2 })?;
+    let mut source =
+        LiveSource::open(&attach, LiveOptions { pid: Some(pid), stop, pages_log2, ..LiveOptions::default() })?;
     let mut log = RunLog::default();
     let cpu0 = thread_cpu_time();
     let t0 = Instant::now();
