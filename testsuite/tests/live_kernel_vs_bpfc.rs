@@ -237,14 +237,33 @@ fn masked(records: &Records, ranges: &[std::ops::Range<usize>]) -> Records {
     out
 }
 
+/// Runs the comparison; a difference is retried once with fresh runs of both sides, and the first one is
+/// printed. Why: perf's tracepoint events occasionally miss a few percent of a task's system calls
+/// without reporting any loss (seen in 8 of 147 runs of the `live` bench, which knows the exact count,
+/// and about once in 40 runs of this test on a loaded machine); two misses in a row have not been seen,
+/// while a real semantic difference repeats every time.
 fn run_case(example: &str, workload: &[&str]) -> Result<(), Failed> {
     bpfc_runtime::sys::bpf::kernel_bpf_available()?;
     let dir = workload_dir()?;
     let program = dir.join(workload[0]).display().to_string();
     let args: Vec<String> = workload[1..].iter().map(|s| s.to_string()).collect();
-    let theirs = kernel_run(example, &program, &args)?;
-    let ours = bpfc_run(example, &program, &args)?;
-    let _ = std::fs::remove_dir_all(&dir);
+    let first = compare_once(example, &program, &args);
+    let result = match first {
+        Err(e) => {
+            eprintln!("live::{example}: first attempt differed, retrying once: {}", e.message().unwrap_or("?"));
+            compare_once(example, &program, &args)
+        }
+        ok => ok,
+    };
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn compare_once(example: &str, program: &str, args: &[String]) -> Result<(), Failed> {
+    let theirs = kernel_run(example, program, args)?;
+    let ours = bpfc_run(example, program, args)?;
     if theirs.maps.is_empty() {
         return Err("no map compared".into());
     }
