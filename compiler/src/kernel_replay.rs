@@ -11,8 +11,9 @@
 //! every read helper refuses alike (kernel reads: -ERANGE, user reads: -EFAULT; see
 //! testsuite/tests/helpers_kernel.rs).
 //!
-//! Only program types the kernel can test-run from a replayed ctx take part ([`test_runnable`]); the
-//! rest are named in the report. Helpers whose answers no replay can reproduce (clocks, random numbers,
+//! Only program types the kernel can test-run from a replayed ctx take part ([`test_runnable`]: raw
+//! tracepoints, pinned with `BPF_F_TEST_RUN_ON_CPU`; syscall programs, whose context written back is
+//! compared too); the rest are named in the report. Helpers whose answers no replay can reproduce (clocks, random numbers,
 //! the task_struct address) make differences expected; the report says which.
 
 use crate::input::Input;
@@ -20,11 +21,13 @@ use crate::kernel::{KernelLoadError, KernelObject};
 use crate::session::{Engine, Session, SessionError};
 use bpfc_runtime::abi::{EventMeta, ProgType};
 use bpfc_runtime::events::formats::TpFormats;
+use bpfc_runtime::events::replay::hex;
 use bpfc_runtime::events::{Event, NoMemory};
 use bpfc_runtime::exec::Outcome;
 use bpfc_runtime::isa::{CallTarget, Code, Insn};
-use bpfc_runtime::maps::hex;
-use bpfc_runtime::sys::bpf::{BPF_F_TEST_RUN_ON_CPU, MapFd, TestRun, map_get_next_key, map_lookup, prog_test_run};
+use bpfc_runtime::sys::bpf::{
+    BPF_F_TEST_RUN_ON_CPU, Errno, MapFd, SysError, TestRun, map_get_next_key, map_lookup, prog_test_run,
+};
 use bpfc_runtime::sys::thread::{current_task, pin_to_cpu};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -59,14 +62,15 @@ const COMPARED_MAP_TYPES: [u32; 7] = [1, 2, 5, 6, 9, 10, 11];
 const LOCATE_BUDGET: usize = 4096;
 
 /// Whether the kernel can run programs of `prog_type` with `BPF_PROG_TEST_RUN` on a ctx bpfc builds from
-/// replay events: raw tracepoints (ctx = the `u64` args). Tracepoint, kprobe and uprobe programs have no
-/// test-run support in the kernel at all.
+/// replay events: raw tracepoints (ctx = the `u64` args) and syscall programs (ctx = the event's bytes,
+/// written back). Tracepoint, kprobe and uprobe programs have no test-run support in the kernel at all.
 pub fn test_runnable(prog_type: ProgType) -> bool {
-    prog_type == ProgType::RawTracepoint
+    matches!(prog_type, ProgType::RawTracepoint | ProgType::Syscall)
 }
 
-/// The ctx both sides get for `event`: the raw tracepoint args, each arg that points into one of the
-/// event's recorded memory blobs replaced by [`UNREADABLE_ADDR`].
+/// The ctx both sides get for `event`: its bytes with every 8-byte-aligned word that points into one of
+/// the event's recorded memory blobs (a raw tracepoint arg, a pointer field of a syscall context)
+/// replaced by [`UNREADABLE_ADDR`].
 pub fn kernel_ctx(event: &Event) -> Vec<u8> {
     let blobs = event.memory.blobs();
     let in_blob = |v: u64| blobs.iter().any(|(a, b)| v >= *a && v - a < b.len() as u64);
@@ -129,6 +133,17 @@ pub enum Difference {
         /// What the kernel did.
         kernel: String,
     },
+    /// A syscall program left different bytes in its context.
+    Ctx {
+        /// Event number.
+        event: usize,
+        /// Program name.
+        program: String,
+        /// The interpreter's context after the run (hex).
+        interp: String,
+        /// The kernel's (hex).
+        kernel: String,
+    },
     /// A map's final contents differ.
     Map {
         /// Map name.
@@ -145,6 +160,9 @@ impl std::fmt::Display for Difference {
         match self {
             Difference::Result { event, program, interp, kernel } => {
                 write!(f, "event {event} {program}:\n    interp: {interp}\n    kernel: {kernel}")
+            }
+            Difference::Ctx { event, program, interp, kernel } => {
+                write!(f, "event {event} {program}: context written back\n    interp: {interp}\n    kernel: {kernel}")
             }
             Difference::Map { name, first, entries } => {
                 write!(f, "map {name}")?;
@@ -179,7 +197,21 @@ pub fn compare_result(interp: &Outcome, kernel: &Result<u32, String>) -> Option<
     }
 }
 
-/// Entry-by-entry differences of one map (keys and values in hex), at most `limit` lines.
+/// Why the kernel may have refused a test run with EINVAL: it checks the context's size against the
+/// furthest byte the program accesses before running it.
+fn einval_hint(syscall: bool, e: &SysError) -> &'static str {
+    match e.errno() {
+        Some(Errno::EINVAL) if syscall => {
+            " (the kernel refuses a context shorter than the furthest byte the program accesses; bpfc runs it \
+             zero-padded)"
+        }
+        Some(Errno::EINVAL) => " (the kernel refuses fewer args than the program reads)",
+        _ => "",
+    }
+}
+
+/// Entry-by-entry differences of one map (keys and values in hex as replay files write bytes; per-CPU
+/// values are every CPU's slot in a row), at most `limit` lines.
 pub fn diff_entries(interp: &Entries, kernel: &Entries, limit: usize) -> Vec<String> {
     let a: BTreeMap<&[u8], &[u8]> = interp.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
     let b: BTreeMap<&[u8], &[u8]> = kernel.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
@@ -286,8 +318,8 @@ impl KernelColumn {
         &self.kernel
     }
 
-    /// Runs every compared program whose section matches `event` (number `number`) on both sides. Only
-    /// raw tracepoint events match them, so the ctx is always `u64` args.
+    /// Runs every compared program whose section matches `event` (number `number`) on both sides: raw
+    /// tracepoint programs on raw tracepoint events (`u64` args), syscall programs on `ctx` events.
     pub fn run_event(&mut self, event: &Event, number: usize) {
         let progs: Vec<usize> = self
             .tested
@@ -312,24 +344,41 @@ impl KernelColumn {
         let ctx = kernel_ctx(event);
         self.session.binding().host().set_memory_source(Arc::new(NoMemory));
         for i in progs {
+            let syscall = self.session.programs[i].2 == ProgType::Syscall;
             let meta = EventMeta { cpu, time_ns: bpfc_runtime::sys::perf::monotonic_ns(), ..identity };
-            let report = self.session.run(i, &ctx, meta);
+            let mut ours = ctx.clone();
+            let report = self.session.run_in_place(i, &mut ours, meta);
             self.drain_output();
+            // Syscall programs take no flags (they run in the caller's context anyway); raw tracepoint
+            // programs run on the CPU asked for, which is this thread's.
+            let (flags, on) = if syscall { (0, 0) } else { (BPF_F_TEST_RUN_ON_CPU, cpu) };
             let kernel = prog_test_run(
                 self.kernel.progs[i].as_fd(),
-                &TestRun { ctx_in: &ctx, flags: BPF_F_TEST_RUN_ON_CPU, cpu, ..TestRun::default() },
+                &TestRun { ctx_in: &ctx, flags, cpu: on, ..TestRun::default() },
             )
-            .map(|r| r.retval)
-            .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
+            .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}{}", einval_hint(syscall, &e)));
             self.report.runs += 1;
             let chain: Vec<&str> = report.chain.iter().map(|&p| self.session.programs[p].0.as_str()).collect();
             let program = if chain.is_empty() { self.session.programs[i].0.clone() } else { chain.join(" -> ") };
-            if let Some((interp, kernel)) = compare_result(&report.outcome, &kernel) {
+            let retval = kernel.as_ref().map(|r| r.retval).map_err(Clone::clone);
+            if let Some((interp, kernel)) = compare_result(&report.outcome, &retval) {
                 self.report.differences.push(Difference::Result {
                     event: number,
                     program: program.clone(),
                     interp,
                     kernel,
+                });
+            }
+            // The context written back: only syscall programs may write theirs.
+            if let Ok(run) = &kernel
+                && syscall
+                && run.ctx_in_after != ours
+            {
+                self.report.differences.push(Difference::Ctx {
+                    event: number,
+                    program: program.clone(),
+                    interp: hex(&ours),
+                    kernel: hex(&run.ctx_in_after),
                 });
             }
             if self.locate {
@@ -449,6 +498,16 @@ mod tests {
         assert_eq!(compare_result(&Outcome::Exit(5), &Ok(6)), Some(("r0 = 0x5".to_string(), "r0 = 0x6".to_string())));
         let (_, k) = compare_result(&Outcome::Exit(0), &Err("BPF_PROG_TEST_RUN failed: EINVAL".into())).unwrap();
         assert!(k.contains("EINVAL"));
+    }
+
+    #[test]
+    fn differences_name_event_program_and_what() {
+        let ctx = Difference::Ctx { event: 4, program: "add".into(), interp: "0300".into(), kernel: "0400".into() };
+        assert_eq!(ctx.to_string(), "event 4 add: context written back\n    interp: 0300\n    kernel: 0400");
+        let map = Difference::Map { name: "total".into(), first: Some((2, "add".into())), entries: vec!["k".into()] };
+        assert_eq!(map.to_string(), "map total (first differs after event 2 add):\n    k");
+        let fin = Difference::Map { name: "m".into(), first: None, entries: vec![] };
+        assert_eq!(fin.to_string(), "map m (final contents):");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! tracepoint programs run through `BPF_PROG_TEST_RUN` and through the interpreter under the kernel's
 //! conditions must agree on r0 and maps (raw_syscount on its bundled replay file; the current-task
 //! helpers, per-CPU maps on two CPUs and reads through replaced ctx pointers in
-//! `testsuite/kernel-column/task.bpf.c`); a change made on the kernel side only must be reported with
-//! its event, program and map; clock-dependent differences must be reported as expected.
+//! `testsuite/kernel-column/task.bpf.c`), and so must syscall programs on r0, the context written back
+//! and maps (syscall_add); a change made on the kernel side only, or a context the kernel refuses, must be
+//! reported with its event, program and map; clock-dependent differences must be reported as expected.
 //!
 //! Needs bpf() (root) and clang-19 (for the fixtures). If either is missing every case fails with the
 //! reason rather than passing.
@@ -134,7 +135,7 @@ fn kernel_only_change_is_reported() -> Result<()> {
     let want_map = Difference::Map {
         name: "knob".into(),
         first: Some((1, "task_helpers".into())),
-        entries: vec!["key 00 00 00 00: interp 00 00 00 00 00 00 00 00, kernel 07 00 00 00 00 00 00 00".into()],
+        entries: vec!["key 00000000: interp 0000000000000000, kernel 0700000000000000".into()],
     };
     ensure!(report.differences == [want_r0, want_map], "differences:\n{}", show(&report));
     ensure!(report.counted_differences() == 2, "counted {}", report.counted_differences());
@@ -152,6 +153,37 @@ fn clock_differences_are_expected() -> Result<()> {
         show(&report)
     );
     Ok(())
+}
+
+fn syscall_add_replay_identical() -> Result<()> {
+    let input = input::load(&repo().join("examples/syscall_add.bpf.o"))?;
+    let events = std::fs::read_to_string(repo().join("examples/events/syscall_add.jsonl"))?;
+    let total = map_index(&input, "total")?;
+    let col = run_column(&input, &events, |_| Ok(()))?;
+    let t = map_lookup(&col.kernel().maps[total], &0u32.to_le_bytes(), 0).map_err(|e| anyhow!("lookup: {e}"))?;
+    ensure!(t == 23u64.to_le_bytes(), "the kernel's total is {t:?}, the contexts sum to 23");
+    let report = col.finish();
+    ensure!(report.differences.is_empty(), "differences:\n{}", show(&report));
+    ensure!(report.runs == 3 && report.tested == ["add"], "{report:?}");
+    Ok(())
+}
+
+/// A context shorter than the fields the program uses: bpfc runs it zero-padded, the kernel refuses it.
+fn syscall_short_context_is_reported() -> Result<()> {
+    let input = input::load(&repo().join("examples/syscall_add.bpf.o"))?;
+    let report = column(&input, r#"{"ctx":"0100000002000000"}"#, |_| Ok(()))?;
+    match report.differences.as_slice() {
+        [Difference::Result { event: 1, program, interp, kernel }, Difference::Map { name, .. }]
+            if program == "add"
+                && interp == "r0 = 0x0"
+                && kernel.contains("EINVAL")
+                && kernel.contains("shorter")
+                && name == "total" =>
+        {
+            Ok(())
+        }
+        _ => bail!("differences:\n{}", show(&report)),
+    }
 }
 
 fn event_on_missing_cpu_is_skipped() -> Result<()> {
@@ -176,11 +208,13 @@ fn tracepoint_programs_are_not_testable() -> Result<()> {
 fn main() {
     let args = Arguments::from_args();
     type Case = (&'static str, fn() -> Result<()>);
-    let cases: [Case; 6] = [
+    let cases: [Case; 8] = [
         ("raw_syscount_replay_identical", raw_syscount_replay_identical),
         ("task_helpers_agree_with_the_kernel", task_helpers_agree_with_the_kernel),
         ("kernel_only_change_is_reported", kernel_only_change_is_reported),
         ("clock_differences_are_expected", clock_differences_are_expected),
+        ("syscall_add_replay_identical", syscall_add_replay_identical),
+        ("syscall_short_context_is_reported", syscall_short_context_is_reported),
         ("event_on_missing_cpu_is_skipped", event_on_missing_cpu_is_skipped),
         ("tracepoint_programs_are_not_testable", tracepoint_programs_are_not_testable),
     ];
