@@ -284,7 +284,7 @@ impl std::fmt::Debug for KernelColumn {
 
 impl KernelColumn {
     /// Loads `input` into the kernel and into a fresh interpreter session. `None` when no program of it
-    /// can be test-run (the report of [`KernelColumn::untestable`] says why).
+    /// can be test-run ([`untestable`] lists the programs and their types).
     pub fn new(input: &Input, formats: &TpFormats) -> Result<Option<KernelColumn>, KernelColumnError> {
         let tested: Vec<usize> =
             (0..input.programs.len()).filter(|&i| test_runnable(input.programs[i].prog_type)).collect();
@@ -431,7 +431,8 @@ impl KernelColumn {
         let (ours, theirs) = self.contents();
         for ((name, a), (_, b)) in ours.iter().zip(&theirs) {
             if a != b {
-                let first = if self.locate { self.first.get(name).cloned() } else { None };
+                // Located while the per-invocation comparison ran (see LOCATE_BUDGET); else unknown.
+                let first = self.first.get(name).cloned();
                 self.report.differences.push(Difference::Map {
                     name: name.clone(),
                     first,
