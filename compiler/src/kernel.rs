@@ -4,10 +4,11 @@
 //! kernel takes (`src=1/2`), load every program, then fill program arrays.
 
 use crate::input::Input;
+use bpfc_runtime::abi::ProgType;
 use bpfc_runtime::bind::{BPF_F_RDONLY_PROG, SlotRef};
 use bpfc_runtime::isa::{Code, Imm64, Insn, Located, encode};
 use bpfc_runtime::sys::bpf::{
-    LoadError, MapCreate, MapFd, ProgLoad, SysError, map_create, map_freeze, map_update, prog_load,
+    BPF_F_SLEEPABLE, LoadError, MapCreate, MapFd, ProgLoad, SysError, map_create, map_freeze, map_update, prog_load,
 };
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -124,6 +125,8 @@ pub fn load(input: &Input) -> Result<KernelObject, KernelLoadError> {
             license: &input.license,
             kern_version,
             prog_name: &name,
+            // The kernel runs syscall programs only as sleepable ones (libbpf loads `SEC("syscall")` so).
+            flags: if p.prog_type == ProgType::Syscall { BPF_F_SLEEPABLE } else { 0 },
             ..ProgLoad::default()
         })
         .map_err(|source| KernelLoadError::Prog { name: p.name.clone(), source })?;

@@ -12,6 +12,7 @@ pub mod elf;
 pub mod emit;
 pub mod input;
 pub mod kernel;
+pub mod kernel_replay;
 pub mod link;
 pub mod lower;
 pub mod pipeline;

@@ -11,6 +11,7 @@ use crate::pipeline::Safety;
 use crate::records::RecordTypes;
 use bpfc_runtime::abi::{EventMeta, ProgType};
 use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
+use bpfc_runtime::ctx::SYSCALL_CTX_BUFFER;
 use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::interp::Program as InterpProgram;
 use bpfc_runtime::native::{NativeError, NativeLibrary};
@@ -223,17 +224,30 @@ impl Session {
 
     /// Runs program `index` on `ctx` (a copy: the caller's bytes are not changed) for `event`.
     pub fn run(&self, index: usize, ctx: &[u8], event: EventMeta) -> RunReport {
-        let mut ctx = ctx.to_vec();
-        let writable = ctx_writable(self.programs[index].2);
-        self.binding.run(&self.runnables(), index, &mut ctx, event, writable)
+        self.run_in_place(index, &mut ctx.to_vec(), event)
+    }
+
+    /// Runs program `index` on `ctx`, leaving what it wrote there (syscall programs write their context
+    /// back to user space). A syscall program's context is verified as a `SYSCALL_CTX_BUFFER`-byte
+    /// buffer, so it runs in a zero-padded copy of that size and the first `ctx.len()` bytes come back.
+    pub fn run_in_place(&self, index: usize, ctx: &mut Vec<u8>, event: EventMeta) -> RunReport {
+        let prog_type = self.programs[index].2;
+        let writable = ctx_writable(prog_type);
+        let len = ctx.len();
+        if prog_type == ProgType::Syscall {
+            ctx.resize(len.max(SYSCALL_CTX_BUFFER as usize), 0);
+        }
+        let report = self.binding.run(&self.runnables(), index, ctx, event, writable);
+        ctx.truncate(len);
+        report
     }
 }
 
 /// What happened when a session ran a stream of events, in a form engines can be compared on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunLog {
-    /// Per program invocation and per output, in order: `event N prog NAME: r0 = ...`, trace lines,
-    /// ring buffer and perf records (hex), traps.
+    /// Per program invocation and per output, in order: `event N prog NAME: r0 = ...`, the context a
+    /// syscall program changed (hex), trace lines, ring buffer and perf records (hex), traps.
     pub lines: Vec<String>,
     /// Invocations that trapped.
     pub traps: usize,
@@ -255,7 +269,8 @@ impl Session {
             if only.is_some_and(|o| o != name) || !event.source.matches_section(section) {
                 continue;
             }
-            let report = self.run(i, &event.ctx, event.meta);
+            let mut ctx = event.ctx.clone();
+            let report = self.run_in_place(i, &mut ctx, event.meta);
             log.runs += 1;
             // One allocation per invocation (this runs on every live event): sized for the usual line.
             let mut line = String::with_capacity(64);
@@ -280,6 +295,10 @@ impl Session {
                 }
             }
             log.lines.push(line);
+            // What a syscall program wrote into its context is part of its result.
+            if self.programs[i].2 == ProgType::Syscall && ctx != event.ctx {
+                log.lines.push(format!("  ctx: {}", bpfc_runtime::events::replay::hex(&ctx)));
+            }
             for t in self.binding.host().take_trace() {
                 log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
             }

@@ -193,6 +193,21 @@ fn raw_tp() -> Result<(), Failed> {
     check(writes == 9 && bytes == 10584, || format!("{writes} writes, {bytes} bytes"))
 }
 
+/// Syscall program contexts: the bytes as given, for `SEC("syscall")` programs only.
+fn syscall_ctx() -> Result<(), Failed> {
+    let evs = load("syscall_add.jsonl")?;
+    check(evs.len() == 3, || format!("{} events", evs.len()))?;
+    for ev in &evs {
+        check(ev.ctx.len() == 40, || format!("len {}", ev.ctx.len()))?;
+        check(ev.source.matches_section("syscall"), || ev.source.to_string())?;
+        check(!ev.source.matches_section("raw_tp/syscall"), || "matched raw_tp/syscall".into())?;
+    }
+    check(evs[1].ctx[..8] == [7, 0, 0, 0, 3, 0, 0, 0], || format!("{:?}", &evs[1].ctx[..8]))?;
+    check(u64_at(&evs[1].ctx, 16) == 0xffffc90000a3ff58, || "ptr".into())?;
+    let empty = parse_str(r#"{"ctx":""}"#, "f", &formats()).map_err(|e| e.to_string())?;
+    check(empty[0].ctx.is_empty(), || "empty ctx".into())
+}
+
 /// aarch64 (x0 @0, sp @248, pc @256, 336 bytes) and riscv64 (pc @0, a0 @80, a1 @88, 288 bytes) pt_regs.
 fn other_arch_regs() -> Result<(), Failed> {
     let text = r#"{"uprobe":"t:f","arch":"aarch64","regs":{"x0":7,"x1":-1,"sp":"0x7ff0","pc":"0x400100","orig_x0":7}}
@@ -314,6 +329,19 @@ fn error_cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             r#"{"raw_tp":"x","raw_tp_args":[1,2,3,4,5,6,7,8,9,10,11,12,13]}"#.into(),
             vec!["f.jsonl:2:", "13 arguments; at most 12"],
         ),
+        ("ctx_not_hex", r#"{"ctx":"0x01"}"#.into(), vec!["f.jsonl:2:", "`ctx`", "not hex"]),
+        ("ctx_not_string", r#"{"ctx":[1,2]}"#.into(), vec!["f.jsonl:2:", "`ctx`", "hex string"]),
+        (
+            "ctx_too_long",
+            format!("{{\"ctx\":\"{}\"}}", "00".repeat(65536)),
+            vec!["f.jsonl:2:", "`ctx`", "65536 bytes; at most 65535"],
+        ),
+        (
+            "ctx_with_raw_tp_args",
+            r#"{"ctx":"00","raw_tp":"x","raw_tp_args":[1]}"#.into(),
+            vec!["f.jsonl:2:", "exactly one context", "`ctx`"],
+        ),
+        ("ctx_with_regs", r#"{"ctx":"00","regs":{}}"#.into(), vec!["f.jsonl:2:", "exactly one context"]),
         (
             "memory_overlap",
             format!("{{{OPEN},\"memory\":[{{\"addr\":16,\"string\":\"abc\"}},{{\"addr\":18,\"bytes\":\"00\"}}]}}"),
@@ -370,6 +398,7 @@ fn main() {
         Trial::test("parse/kprobe_pt_regs", kprobe),
         Trial::test("parse/uprobe_pt_regs", uprobe),
         Trial::test("parse/raw_tp_args", raw_tp),
+        Trial::test("parse/syscall_ctx", syscall_ctx),
         Trial::test("parse/comments_and_defaults", comments_and_defaults),
         Trial::test("parse/aarch64_riscv64_pt_regs", other_arch_regs),
         Trial::test("round_trip/padding_kept_in_record", round_trip_padding),
@@ -382,6 +411,7 @@ fn main() {
         "kprobe_openat2.jsonl",
         "uprobe_compute.jsonl",
         "raw_tp_write.jsonl",
+        "syscall_add.jsonl",
     ] {
         trials.push(Trial::test(format!("round_trip/{f}"), round_trip(f)));
     }

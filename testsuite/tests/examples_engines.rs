@@ -69,6 +69,30 @@ fn check_runqlat(maps: &[MapContents]) -> Result<(), String> {
     Ok(())
 }
 
+/// syscall_add on `syscall_add.jsonl`: sums 3, 10, 10 written back and totalled; the read through the
+/// recorded pointer of the second context succeeds (read_err 0), the NULL one fails with -ERANGE.
+fn check_syscall_add(log: &RunLog, maps: &[MapContents]) -> Result<(), String> {
+    let total = u64s(maps, "total")?;
+    if total != [(0, 23)] {
+        return Err(format!("syscall_add total {total:?}"));
+    }
+    let ctxs: Vec<&str> = log.lines.iter().filter_map(|l| l.strip_prefix("  ctx: ")).collect();
+    let word = |c: &str, i: usize| c.get(16 * i..16 * i + 16).map(str::to_string);
+    let got: Vec<(Option<String>, Option<String>)> = ctxs.iter().map(|c| (word(c, 1), word(c, 3))).collect();
+    let want: Vec<(Option<String>, Option<String>)> = [
+        ("0300000000000000", "deffffffffffffff"),
+        ("0a00000000000000", "0000000000000000"),
+        ("0a00000000000000", "deffffffffffffff"),
+    ]
+    .iter()
+    .map(|(s, e)| (Some(s.to_string()), Some(e.to_string())))
+    .collect();
+    if got != want {
+        return Err(format!("syscall_add contexts written back: {ctxs:?}"));
+    }
+    Ok(())
+}
+
 fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
     let name =
         format!("{}::{}", object.file_name().unwrap().to_string_lossy(), events.file_stem().unwrap().to_string_lossy());
@@ -83,6 +107,7 @@ fn trial(example: String, object: PathBuf, events: PathBuf) -> Trial {
         match example.as_str() {
             "syscount" => check_syscount(&want_maps)?,
             "runqlat" => check_runqlat(&want_maps)?,
+            "syscall_add" => check_syscall_add(&want_log, &want_maps)?,
             _ => {}
         }
         for (engine, checked) in [(Engine::Jit, false), (Engine::Jit, true), (Engine::Aot, false)] {

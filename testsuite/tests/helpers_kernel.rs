@@ -227,6 +227,26 @@ fn cases() -> Vec<Case> {
     fmt_val.resize(32, 0);
     let mut abc = b"abc".to_vec();
     abc.resize(8, 0);
+    // Failed probe reads: what the kernel's nofault copies answer for addresses nothing can read — NULL, a
+    // low user address, the guard page at TASK_SIZE_MAX, a non-canonical address — through every read
+    // helper, and that the destination is zeroed. (`bpfc test`'s kernel column points unrecorded memory at
+    // a non-canonical address and relies on these answers agreeing.)
+    let mut probes = String::from("mov %r6, %r1\n");
+    let addrs: [u64; 4] = [0, 0xbad, 0x7fff_ffff_f000, 0xdead_0000_0000_0000];
+    let mut slot = 0;
+    for helper in [4, 45, 112, 113, 114, 115] {
+        for addr in addrs {
+            probes += &format!(
+                "lddw %r1, 0x1111111111111111\nstxdw [%r10-16], %r1\nmov %r1, %r10\nadd %r1, -16\nmov %r2, 8\n\
+                 lddw %r3, {addr:#x}\ncall {helper}\n{}ldxdw %r1, [%r10-16]\nstxdw [%r6+{}], %r1\n",
+                save(16 * slot),
+                16 * slot + 8
+            );
+            slot += 1;
+        }
+    }
+    probes += "mov %r0, 0\nexit";
+    let probes_ctx = 16 * slot;
     vec![
         Case {
             name: "hash_update_delete_errnos",
@@ -276,6 +296,7 @@ fn cases() -> Vec<Case> {
             ctx: 96,
         },
         Case { name: "trace_printk_return_values", maps: vec![], asm: printk, ctx: 48 },
+        Case { name: "probe_read_unreadable_addresses", maps: vec![], asm: probes, ctx: probes_ctx },
         Case {
             name: "strtol_strtoul_strncmp",
             maps: vec![

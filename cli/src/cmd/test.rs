@@ -1,14 +1,19 @@
 //! `bpfc test INPUT --events FILE`: runs every program of the object on every engine (interpreter, JIT,
 //! JIT in checked mode, AOT) over the same replayed events and prints where they differ from the
-//! interpreter — invocation results, trace output, ring buffer records and final map contents. Exit status
-//! 1 on any difference. The regression tool to point at your own objects.
+//! interpreter — invocation results, trace output, ring buffer records and final map contents — then the
+//! kernel column: the programs the kernel can test-run, run through `BPF_PROG_TEST_RUN` and compared with
+//! the interpreter under the kernel's conditions (`bpfc_compiler::kernel_replay`). Exit status 1 on any
+//! difference. The regression tool to point at your own objects.
 
 use super::run::replay;
 use anyhow::Context;
 use bpfc_compiler::input;
+use bpfc_compiler::kernel_replay::{self, KernelColumn, KernelColumnError};
 use bpfc_compiler::session::{Engine, Session};
 use bpfc_runtime::events::formats::TpFormats;
+use bpfc_runtime::events::replay::ReplayReader;
 use bpfc_runtime::maps::hex;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,16 +73,76 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!(
-        "kernel: not compared — BPF_PROG_TEST_RUN cannot run {} programs on recorded contexts",
-        reference
-            .programs
-            .iter()
-            .map(|p| format!("{:?}", p.2))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
-            .join("/")
-    );
+    differences += kernel_column(&input, &args, &formats)?;
     Ok(if differences > 0 || want.traps > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Runs and prints the kernel column; returns the number of differences that count.
+fn kernel_column(input: &input::Input, args: &Args, formats: &TpFormats) -> anyhow::Result<usize> {
+    let untestable = kernel_replay::untestable(input);
+    let untestable_note = || {
+        let types: BTreeSet<String> = untestable.iter().map(|(.., t)| format!("{t:?}")).collect();
+        let names: Vec<String> = untestable.iter().map(|(n, s, _)| format!("{n} in {s}")).collect();
+        format!(
+            "BPF_PROG_TEST_RUN cannot run {} programs ({})",
+            types.into_iter().collect::<Vec<_>>().join("/"),
+            names.join(", ")
+        )
+    };
+    let column = match KernelColumn::new(input, formats) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("kernel: not compared — {}", untestable_note());
+            return Ok(0);
+        }
+        Err(e @ KernelColumnError::Unavailable(_)) => {
+            println!("kernel: not compared — {e}");
+            return Ok(0);
+        }
+        Err(e @ KernelColumnError::Load(_)) => {
+            println!("kernel: 1 difference\n  {e}");
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut column = column;
+    let file = std::fs::File::open(&args.events).with_context(|| format!("opening {}", args.events.display()))?;
+    let reader = ReplayReader::new(std::io::BufReader::new(file), args.events.display().to_string(), formats);
+    for (n, event) in reader.enumerate() {
+        column.run_event(&event?, n + 1);
+    }
+    let report = column.finish();
+    let label = format!("kernel ({})", report.tested.join(", "));
+    if report.differences.is_empty() {
+        println!("{label}: identical ({} invocations)", report.runs);
+    } else {
+        println!("{label}: {} differences in {} invocations", report.differences.len(), report.runs);
+        for d in report.differences.iter().take(20) {
+            println!("  {d}");
+        }
+        if report.differences_expected() {
+            for (prog, helpers) in &report.unreproducible {
+                println!("  expected: {prog} calls {}, whose answers differ in the kernel", helpers.join(", "));
+            }
+            println!("  (kernel differences not counted in the exit status)");
+        }
+    }
+    println!(
+        "  conditions: current task = this thread, CPU = the event's, no recorded memory (pointers into it \
+         become {:#x}), the kernel's clock",
+        kernel_replay::UNREADABLE_ADDR
+    );
+    for (n, why) in &report.skipped {
+        println!("  event {n}: not run — {why}");
+    }
+    for (name, why) in &report.maps_not_compared {
+        println!("  map {name}: not compared — {why}");
+    }
+    if report.uncompared_output {
+        println!("  trace_printk output and ring buffer/perf records are not compared with the kernel");
+    }
+    if !untestable.is_empty() {
+        println!("  not compared: {}", untestable_note());
+    }
+    Ok(report.counted_differences())
 }

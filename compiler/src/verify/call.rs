@@ -49,6 +49,9 @@ fn available(pt: ProgType, id: u32) -> bool {
         ProgType::Kprobe => true,
         ProgType::Tracepoint | ProgType::RawTracepoint => id != 173,
         ProgType::PerfEvent => id != 173,
+        // Syscall programs get the tracing helpers (`tracing_prog_func_proto`): the probe reads and
+        // trace_printk load and run there (testsuite/tests/helpers_kernel.rs does both).
+        ProgType::Syscall => !matches!(id, 25 | 27 | 35 | 67 | 173 | 174 | 177),
         _ => !matches!(id, 4 | 6 | 25 | 27 | 35 | 45 | 67 | 112..=115 | 173 | 174 | 177),
     }
 }

@@ -22,6 +22,14 @@ pub use tracepoint::{TpField, TracepointFormat, TracepointFormatError};
 pub const PERF_MAX_TRACE_SIZE: u32 = 8192;
 /// The kernel's `MAX_BPF_FUNC_ARGS`: raw tracepoint programs see this many `u64` arguments.
 pub const MAX_RAW_TP_ARGS: u32 = 12;
+/// The largest context a `BPF_PROG_TYPE_SYSCALL` program can be test-run with (`U16_MAX`; the kernel
+/// refuses a larger `ctx_size_in`).
+pub const MAX_SYSCALL_CTX: usize = 65535;
+/// The buffer a syscall program's context is verified against and run in: the kernel allows any aligned
+/// access at an offset below `U16_MAX` (`syscall_prog_is_valid_access`), so the furthest one ends at
+/// 65536. Runners zero-pad shorter contexts to this size (the kernel instead refuses a test run whose
+/// `ctx_size_in` is below the furthest offset the program uses).
+pub const SYSCALL_CTX_BUFFER: u32 = 65536;
 
 /// Which context accesses a program type allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +107,10 @@ impl CtxLayout {
             ProgType::RawTracepoint => {
                 let n = MAX_RAW_TP_ARGS * 8;
                 (n, 0, n, None, "struct bpf_raw_tracepoint_args".to_string())
+            }
+            ProgType::Syscall => {
+                let n = SYSCALL_CTX_BUFFER;
+                (n, 0, n, Some((0, n)), "syscall program context".to_string())
             }
             _ => return None,
         };

@@ -3,7 +3,8 @@
 //!
 //! - `ctx`: the context bytes laid out for the program type — a tracepoint record (from the event's
 //!   tracefs `format`, see [`record`]), a `struct pt_regs` of the event's architecture
-//!   ([`crate::ctx::pt_regs`]), or the `u64` argument array of a raw tracepoint;
+//!   ([`crate::ctx::pt_regs`]), the `u64` argument array of a raw tracepoint, or a syscall program's
+//!   context bytes;
 //! - `meta`: the [`EventMeta`] the "current task" helpers answer from (pid, tid, uid, gid, cpu, time, comm);
 //! - `memory`: a [`MemorySource`] for `bpf_probe_read_user`/`_kernel` — the replay file's blobs, or the
 //!   traced process itself (`process_vm_readv`) for live events.
@@ -86,6 +87,9 @@ pub enum EventSource {
         /// Tracepoint name (`sys_enter`).
         name: String,
     },
+    /// A `BPF_PROG_TYPE_SYSCALL` program's run (`SEC("syscall")`); the ctx is the bytes user space
+    /// passes (and gets back: the program may write them).
+    Syscall,
 }
 
 impl EventSource {
@@ -101,6 +105,8 @@ impl EventSource {
             EventSource::RawTracepoint { name } => {
                 matches!(prefix, "raw_tp" | "raw_tracepoint" | "raw_tp.w" | "raw_tracepoint.w") && rest == name
             }
+            // libbpf knows exactly `SEC("syscall")`.
+            EventSource::Syscall => section == "syscall",
             EventSource::Probe { attach, .. } => {
                 let Some(kind) = ProbeKind::ALL.into_iter().find(|k| k.name() == prefix) else {
                     return false;
@@ -130,6 +136,7 @@ impl fmt::Display for EventSource {
         match self {
             EventSource::Tracepoint { category, name, .. } => write!(f, "tracepoint/{category}/{name}"),
             EventSource::RawTracepoint { name } => write!(f, "raw_tp/{name}"),
+            EventSource::Syscall => write!(f, "syscall"),
             EventSource::Probe { attach: Some((kind, target)), .. } => write!(f, "{}/{target}", kind.name()),
             EventSource::Probe { attach: None, arch } => write!(f, "pt_regs ({arch:?})"),
         }
@@ -210,5 +217,9 @@ mod tests {
         let r = EventSource::RawTracepoint { name: "sys_enter".into() };
         assert!(r.matches_section("raw_tp/sys_enter") && r.matches_section("raw_tracepoint/sys_enter"));
         assert!(!r.matches_section("raw_tp/sys_exit"));
+        let s = EventSource::Syscall;
+        assert!(s.matches_section("syscall"));
+        assert!(!s.matches_section("syscall/x") && !s.matches_section("raw_tp/syscall"));
+        assert!(!any.matches_section("syscall") && !r.matches_section("syscall"));
     }
 }

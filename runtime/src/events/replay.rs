@@ -7,6 +7,7 @@
 //!  "memory":[{"addr":"0x402010","string":"/dev/null"}]}
 //! {"pid":7,"uprobe":"uprobe_target:compute","regs":{"di":1,"si":"0xfffffff7","ip":"0x401136"}}
 //! {"pid":7,"raw_tp":"sys_enter","raw_tp_args":["0xffffc90000a3ff58",39]}
+//! {"pid":7,"ctx":"0100000002000000"}
 //! ```
 //!
 //! Every key is checked: an unknown key, an unknown field or register, a value that does not fit, or
@@ -25,7 +26,7 @@ use super::memory::{BlobMemory, merge_reads};
 use super::record::{self, RecordError, int_bits};
 use super::{Event, EventSource, ProbeKind, comm_bytes, comm_str};
 use crate::abi::EventMeta;
-use crate::ctx::{Arch, MAX_RAW_TP_ARGS, pt_regs};
+use crate::ctx::{Arch, MAX_RAW_TP_ARGS, MAX_SYSCALL_CTX, pt_regs};
 
 /// A bad line of a replay file.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +90,7 @@ pub enum ReplayError {
 }
 
 const META_KEYS: [&str; 7] = ["pid", "tid", "uid", "gid", "cpu", "time_ns", "comm"];
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "pid",
     "tid",
     "uid",
@@ -104,6 +105,7 @@ const KEYS: [&str; 16] = [
     "arch",
     "raw_tp",
     "raw_tp_args",
+    "ctx",
     "memory",
     "kprobe",
 ];
@@ -170,7 +172,9 @@ fn arch_name(arch: Arch) -> &'static str {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as the replay format writes them (`record`, `ctx`, memory `bytes`): two hex digits per byte, no
+/// separators.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -256,12 +260,17 @@ pub fn parse_line(text: &str, file: &str, line: usize, formats: &TpFormats) -> R
     }
 
     let probe_keys: Vec<ProbeKind> = ProbeKind::ALL.into_iter().filter(|k| obj.contains_key(k.name())).collect();
-    let kinds = [obj.contains_key("tracepoint"), obj.contains_key("regs"), obj.contains_key("raw_tp_args")];
+    let kinds = [
+        obj.contains_key("tracepoint"),
+        obj.contains_key("regs"),
+        obj.contains_key("raw_tp_args"),
+        obj.contains_key("ctx"),
+    ];
     if kinds.iter().filter(|&&k| k).count() != 1 {
         return Err(bad(
             "",
             "each line needs exactly one context: `tracepoint` + `fields`, `regs` (with `kprobe`, `kretprobe`, \
-             `uprobe` or `uretprobe`), or `raw_tp` + `raw_tp_args`"
+             `uprobe` or `uretprobe`), `raw_tp` + `raw_tp_args`, or `ctx` (a syscall program's context)"
                 .into(),
         ));
     }
@@ -340,6 +349,16 @@ pub fn parse_line(text: &str, file: &str, line: usize, formats: &TpFormats) -> R
             ctx[off..off + 8].copy_from_slice(&bits.to_ne_bytes());
         }
         (EventSource::Probe { attach, arch }, ctx)
+    } else if let Some(c) = obj.get("ctx") {
+        only(&["ctx"], "syscall program context")?;
+        let ctx = match c {
+            Value::String(h) => unhex(h).map_err(|m| bad("ctx", m))?,
+            _ => return Err(bad("ctx", "expected a hex string".into())),
+        };
+        if ctx.len() > MAX_SYSCALL_CTX {
+            return Err(bad("ctx", format!("{} bytes; at most {MAX_SYSCALL_CTX}", ctx.len())));
+        }
+        (EventSource::Syscall, ctx)
     } else {
         only(&["raw_tp", "raw_tp_args"], "raw tracepoint")?;
         let name = obj.get("raw_tp").and_then(Value::as_str).filter(|s| !s.is_empty());
@@ -465,6 +484,7 @@ pub fn to_line(event: &Event, reads: &[(u64, Vec<u8>)]) -> String {
                 .collect();
             parts.push(format!("\"raw_tp_args\":[{}]", args.join(",")));
         }
+        EventSource::Syscall => parts.push(format!("\"ctx\":\"{}\"", hex(&event.ctx))),
     }
     let blobs = merge_reads(reads);
     if !blobs.is_empty() {

@@ -4,3 +4,4 @@
 pub mod bpf;
 pub mod perf;
 pub mod process;
+pub mod thread;

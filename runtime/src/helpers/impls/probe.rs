@@ -4,17 +4,29 @@
 //! memory the program may access itself (stack, context, maps — what would be kernel memory in the
 //! kernel). User reads of kernel addresses (at or above the x86-64 user/kernel split) fail, as the
 //! kernel's `copy_from_user_nofault` does. On any failure the destination is zeroed and the helper returns
-//! -EFAULT; string variants return the copied length including the NUL, or `size` with the last byte set
+//! the kernel's errno: -EFAULT, except for kernel reads below the canonical kernel half (user addresses,
+//! the guard page, non-canonical addresses), which x86's `copy_from_kernel_nofault` refuses up front with
+//! -ERANGE (measured in testsuite/tests/helpers_kernel.rs); string variants return the copied length including the NUL, or `size` with the last byte set
 //! to NUL when the string was longer.
 
 use super::{host, neg, writable, write};
 use crate::declare_helper;
 use crate::exec::HelperCtx;
 use crate::helpers::host::HostState;
-use crate::maps::errno::EFAULT;
+use crate::maps::errno::{EFAULT, ERANGE};
 
 /// The x86-64 `TASK_SIZE_MAX`: user addresses are below it.
 pub(crate) const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
+
+/// Start of the canonical kernel half with 4-level paging. x86's `copy_from_kernel_nofault_allowed`
+/// refuses everything below it: user addresses, the page above `TASK_SIZE_MAX`, non-canonical addresses.
+const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+
+/// The errno of a failed read of `addr` in `space`: kernel reads the kernel refuses before trying give
+/// -ERANGE, every other failure is a fault (-EFAULT).
+fn fail_errno(space: Space, addr: u64) -> i32 {
+    if space == Space::Kernel && addr < KERNEL_HALF { ERANGE } else { EFAULT }
+}
 
 /// Which address space a read targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +96,7 @@ fn probe(cx: &mut HelperCtx<'_>, id: u32, dst: u64, size: u64, src: u64, space: 
     let space = space.unwrap_or(Space::of(src));
     match read_mem(cx, h, src, size, space) {
         Some(b) => write(cx, dst, &b).map_or(0, |_| 0),
-        None => write(cx, dst, &vec![0; size]).map_or(0, |_| neg(EFAULT)),
+        None => write(cx, dst, &vec![0; size]).map_or(0, |_| neg(fail_errno(space, src))),
     }
 }
 
@@ -108,7 +120,7 @@ fn probe_str(cx: &mut HelperCtx<'_>, id: u32, dst: u64, size: u64, src: u64, spa
             let n = s.len() as u64;
             write(cx, dst, &s).map_or(0, |_| n)
         }
-        None => write(cx, dst, &vec![0; size]).map_or(0, |_| neg(EFAULT)),
+        None => write(cx, dst, &vec![0; size]).map_or(0, |_| neg(fail_errno(space, src))),
     }
 }
 
