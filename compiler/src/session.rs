@@ -11,7 +11,7 @@ use crate::pipeline::Safety;
 use crate::records::RecordTypes;
 use bpfc_runtime::abi::{EventMeta, ProgType};
 use bpfc_runtime::bind::{BindError, Binding, RunReport, Runnable, ctx_writable};
-use bpfc_runtime::ctx::SYSCALL_CTX_BUFFER;
+use bpfc_runtime::ctx::{Arch, CtxLayout};
 use bpfc_runtime::events::formats::TpFormats;
 use bpfc_runtime::interp::Program as InterpProgram;
 use bpfc_runtime::native::{NativeError, NativeLibrary};
@@ -107,6 +107,8 @@ pub struct Session {
     code: Code,
     binding: Binding,
     records: Option<RecordTypes>,
+    /// Per program: the context size every run is zero-padded to (see [`ctx_sizes`]).
+    ctx_sizes: Vec<usize>,
 }
 
 impl std::fmt::Debug for Session {
@@ -169,26 +171,22 @@ impl Session {
         register_callbacks(&code, &binding);
         // Verified native code never reads stack bytes it did not write: skip clearing the stack area.
         binding.set_zero_stack(engine == Engine::Interp || checked);
-        Ok(Session {
-            programs: input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect(),
-            engine,
-            code,
-            binding,
-            records: None,
-        })
+        let programs: Vec<(String, String, ProgType)> =
+            input.programs.iter().map(|p| (p.name.clone(), p.section.clone(), p.prog_type)).collect();
+        Ok(Session { ctx_sizes: ctx_sizes(&programs), programs, engine, code, binding, records: None })
     }
 
     /// Runs a shared library built by `bpfc build --shared` (its maps come from its descriptor).
     pub fn from_library(lib: NativeLibrary) -> Result<Session, SessionError> {
         let binding = Binding::new(&lib.maps)?;
-        let programs = lib
+        let programs: Vec<(String, String, ProgType)> = lib
             .programs
             .iter()
             .map(|p| (p.name.clone(), p.section.clone(), ProgType::from_u32(p.prog_type).unwrap_or(ProgType::Unspec)))
             .collect();
         let code = Code::Aot(lib);
         register_callbacks(&code, &binding);
-        Ok(Session { programs, engine: Engine::Aot, code, binding, records: None })
+        Ok(Session { ctx_sizes: ctx_sizes(&programs), programs, engine: Engine::Aot, code, binding, records: None })
     }
 
     /// Prints ring buffer and perf records through `records` (BTF-typed) rather than as hex.
@@ -228,19 +226,32 @@ impl Session {
     }
 
     /// Runs program `index` on `ctx`, leaving what it wrote there (syscall programs write their context
-    /// back to user space). A syscall program's context is verified as a `SYSCALL_CTX_BUFFER`-byte
-    /// buffer, so it runs in a zero-padded copy of that size and the first `ctx.len()` bytes come back.
+    /// back to user space). A context shorter than the size the program was verified against (a raw_tp
+    /// event with fewer args, a syscall buffer, the record of a bare `SEC("tracepoint")` tail-call target)
+    /// runs zero-padded to that size on every engine, so verified native code never reads past it; the
+    /// first `ctx.len()` bytes come back.
     pub fn run_in_place(&self, index: usize, ctx: &mut Vec<u8>, event: EventMeta) -> RunReport {
-        let prog_type = self.programs[index].2;
-        let writable = ctx_writable(prog_type);
+        let writable = ctx_writable(self.programs[index].2);
         let len = ctx.len();
-        if prog_type == ProgType::Syscall {
-            ctx.resize(len.max(SYSCALL_CTX_BUFFER as usize), 0);
-        }
+        ctx.resize(len.max(self.ctx_sizes[index]), 0);
         let report = self.binding.run(&self.runnables(), index, ctx, event, writable);
         ctx.truncate(len);
         report
     }
+}
+
+/// The context size each program's runs are padded to: the largest context the verifier allows any
+/// program of the same type to read (tail calls stay within one type and share the context). A program
+/// on a named tracepoint needs nothing: its event carries the whole record its format describes.
+fn ctx_sizes(programs: &[(String, String, ProgType)]) -> Vec<usize> {
+    let need = |(_, section, prog_type): &(String, String, ProgType)| -> usize {
+        let named_tracepoint = *prog_type == ProgType::Tracepoint && section.matches('/').count() >= 2;
+        if named_tracepoint {
+            return 0;
+        }
+        CtxLayout::for_prog_type(*prog_type, Arch::host()).map_or(0, |l| l.size as usize)
+    };
+    programs.iter().map(|p| programs.iter().filter(|q| q.2 == p.2).map(need).max().unwrap_or(0)).collect()
 }
 
 /// What happened when a session ran a stream of events, in a form engines can be compared on.
