@@ -240,6 +240,25 @@ impl Session {
     }
 }
 
+/// A trap as a log line that engines and runs can be compared on: the address of a faulting access is
+/// shown relative to the context buffer when it is near it, as itself when it is a small number (a NULL
+/// dereference), and otherwise hidden — stack and map addresses are this process's and differ between
+/// engines and runs.
+fn portable_trap(t: &bpfc_runtime::abi::TrapInfo, ctx_base: u64) -> String {
+    use bpfc_runtime::abi::TrapCode;
+    let code = TrapCode::from_u32(t.code);
+    let is_address = matches!(code, Some(TrapCode::OutOfBounds | TrapCode::Misaligned));
+    if !is_address {
+        return crate::conformance::describe_trap(t);
+    }
+    let at = match t.detail.checked_sub(ctx_base) {
+        Some(off) if off < 1 << 20 => format!("address ctx{off:+#x}"),
+        _ if t.detail < 1 << 16 => format!("address {:#x}", t.detail),
+        _ => "a host address".to_string(),
+    };
+    format!("trap {:?} at insn #{} ({at}, access {:#x})", code.expect("matched above"), t.pc, t.access)
+}
+
 /// The context size each program's runs are padded to: the largest context the verifier allows any
 /// program of the same type to read (tail calls stay within one type and share the context). A program
 /// on a named tracepoint needs nothing: its event carries the whole record its format describes.
@@ -282,6 +301,8 @@ impl Session {
             }
             let mut ctx = event.ctx.clone();
             let report = self.run_in_place(i, &mut ctx, event.meta);
+            // The buffer the program ran on (truncating after the run does not move it).
+            let ctx_base = ctx.as_ptr().addr() as u64;
             log.runs += 1;
             // One allocation per invocation (this runs on every live event): sized for the usual line.
             let mut line = String::with_capacity(64);
@@ -299,7 +320,7 @@ impl Session {
                 }
                 bpfc_runtime::exec::Outcome::Trap(t) => {
                     log.traps += 1;
-                    line.push_str(&crate::conformance::describe_trap(&t));
+                    line.push_str(&portable_trap(&t, ctx_base));
                 }
                 bpfc_runtime::exec::Outcome::TailCall { target } => {
                     let _ = write!(line, "tail call to {target} not taken");
@@ -348,5 +369,33 @@ impl Session {
                 Some((self.binding.decls()[i].name.clone(), elems))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfc_runtime::abi::{TrapCode, TrapInfo};
+
+    #[test]
+    fn trap_lines_hide_host_addresses() {
+        let trap = |code: TrapCode, detail: u64| TrapInfo { code: code as u32, pc: 3, detail, access: 0x18 };
+        let base = 0x5555_0000_1000;
+        assert_eq!(
+            portable_trap(&trap(TrapCode::OutOfBounds, base + 0x60), base),
+            "trap OutOfBounds at insn #3 (address ctx+0x60, access 0x18)"
+        );
+        assert_eq!(
+            portable_trap(&trap(TrapCode::OutOfBounds, 0x10), base),
+            "trap OutOfBounds at insn #3 (address 0x10, access 0x18)"
+        );
+        assert_eq!(
+            portable_trap(&trap(TrapCode::Misaligned, 0x7ffd_0000_0000), base),
+            "trap Misaligned at insn #3 (a host address, access 0x18)"
+        );
+        assert_eq!(
+            portable_trap(&trap(TrapCode::Budget, 7), base),
+            crate::conformance::describe_trap(&trap(TrapCode::Budget, 7))
+        );
     }
 }
