@@ -206,8 +206,10 @@ pub struct LiveStats {
     /// Samples delivered as events.
     pub events: u64,
     /// Samples the kernel lost (ring full or throttling): never silently dropped. Once the source has
-    /// ended this is exact (the events' own lost counters, `PERF_FORMAT_LOST`, on Linux ≥ 6.0); before,
-    /// it is the sum of the `PERF_RECORD_LOST` records seen so far.
+    /// ended this is exact: the times the attach points fired minus the samples that reached the rings
+    /// (`fired` needs `PERF_FORMAT_LOST`, Linux ≥ 6.0). Before, or without it, it is the sum of the
+    /// `PERF_RECORD_LOST` records seen so far — which also count lost non-sample records (a `COMM`), so
+    /// it can be higher by those.
     pub lost: u64,
     /// Times the attach points fired while attached (the events' counters; 0 if the kernel cannot say):
     /// at the end, `events + lost == fired`.
@@ -306,6 +308,8 @@ pub struct LiveSource {
     pidfd: Option<OwnedFd>,
     finished: bool,
     regs_count: usize,
+    /// SAMPLE records read from the rings (decoded or malformed).
+    samples_read: u64,
     /// The process held with ptrace, and whether it is in its exit stop.
     traced: Option<u32>,
     held: bool,
@@ -503,6 +507,7 @@ impl LiveSource {
             pidfd,
             finished: false,
             regs_count: uprobe::regs_count(),
+            samples_read: 0,
             traced: None,
             held: false,
         };
@@ -571,9 +576,11 @@ impl LiveSource {
         let mut malformed = 0u64;
         let mut per_cpu = vec![0u64; self.rings.len()];
         let regs_count = self.regs_count;
+        let mut samples = 0u64;
         for (ci, r) in self.rings.iter_mut().enumerate() {
             per_cpu[ci] += r.ring.drain(|rec| match rec.kind {
                 record::SAMPLE => {
+                    samples += 1;
                     let decoded = decode_sample(&rec, &self.ids, &self.targets, regs_count, &self.no_memory);
                     match decoded {
                         Some((time, ev, blob, stack)) => items.push((time, Item::Event(Box::new(ev), blob, stack))),
@@ -605,6 +612,7 @@ impl LiveSource {
         }
         self.stats.lost += lost;
         self.stats.malformed += malformed;
+        self.samples_read += samples;
         for (time, mut item) in items {
             if let Item::Event(ev, blob, stack) = &mut item {
                 // Look the task up now, while it most likely still exists.
@@ -697,9 +705,14 @@ impl LiveSource {
                 }
             }
         }
+        // The events' lost counters (like PERF_RECORD_LOST) also count non-sample records the ring had no
+        // room for; samples lost are exactly the firings that never reached a ring.
         if all {
             self.stats.fired = fired;
-            self.stats.lost = self.stats.lost.max(lost);
+            self.stats.lost = match fired.checked_sub(self.samples_read) {
+                Some(missing) => missing,
+                None => self.stats.lost.max(lost),
+            };
         }
         self.finished = true;
     }
