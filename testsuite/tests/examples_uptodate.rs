@@ -18,7 +18,7 @@
 //! `examples/expected/EXAMPLE.CASE.txt` and both objects (v3, v4) they run `kernel_run` (libbpf, the kernel
 //! as reference) on the case's workload and compare its events (in order) and map elements (as a multiset)
 //! with the expected lines, written from the workload's definition. Pids are normalised to `<PID>`/`<PPID>`
-//! and `ignore:` lines drop timing-dependent elements. They need, besides the kernel facilities, gcc and
+//! and `ignore:` lines drop timing-dependent elements (`either:` lines name an accepted alternative value). They need, besides the kernel facilities, gcc and
 //! libbpf-dev to build kernel_run and the workloads (`build.sh targets`).
 
 use std::collections::BTreeSet;
@@ -209,6 +209,8 @@ struct Expectation {
     ignores: Vec<(String, Option<String>)>,
     events: Vec<String>,
     maps: Vec<String>,
+    /// `either:` lines: map elements accepted in place of the expected element with the same map and key.
+    alternatives: Vec<String>,
 }
 
 fn parse_expectation(path: &Path) -> anyhow::Result<Expectation> {
@@ -219,6 +221,7 @@ fn parse_expectation(path: &Path) -> anyhow::Result<Expectation> {
         ignores: Vec::new(),
         events: Vec::new(),
         maps: Vec::new(),
+        alternatives: Vec::new(),
     };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -234,6 +237,8 @@ fn parse_expectation(path: &Path) -> anyhow::Result<Expectation> {
             let map =
                 w.next().ok_or_else(|| anyhow::anyhow!("{}:{}: `ignore:` without a map", path.display(), n + 1))?;
             e.ignores.push((map.to_string(), w.next().map(str::to_string)));
+        } else if let Some(v) = line.strip_prefix("either:") {
+            e.alternatives.push(v.trim().to_string());
         } else if line.starts_with("event ") {
             e.events.push(line.to_string());
         } else if line.starts_with("map ") {
@@ -381,8 +386,12 @@ fn check_kernel_run(dir: &Path, case: &Path, object: &str) -> Result<(), Failed>
     let mut want = exp.maps.clone();
     want.sort();
     maps.sort();
-    let missing: Vec<_> = want.iter().filter(|l| !maps.contains(l)).collect();
-    let unexpected: Vec<_> = maps.iter().filter(|l| !want.contains(l)).collect();
+    // "map NAME TYPE key KEY": an `either:` alternative stands in for the expected element it shares this with.
+    let element = |l: &str| l.split(" value ").next().unwrap_or(l).to_string();
+    let stand_in = |l: &String| exp.alternatives.contains(l) && want.iter().any(|w| element(w) == element(l));
+    let replaced: Vec<String> = maps.iter().filter(|l| stand_in(l)).map(|l| element(l)).collect();
+    let missing: Vec<_> = want.iter().filter(|l| !maps.contains(l) && !replaced.contains(&element(l))).collect();
+    let unexpected: Vec<_> = maps.iter().filter(|l| !want.contains(l) && !stand_in(l)).collect();
     if !missing.is_empty() || !unexpected.is_empty() || want.len() != maps.len() {
         problems.push(format!(
             "map elements differ:\n  expected but absent:\n    {}\n  present but not expected:\n    {}",
