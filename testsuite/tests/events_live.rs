@@ -85,6 +85,14 @@ fn spawn_stopped(cmd: &mut Command) -> Result<Child, Failed> {
     }
 }
 
+/// The source, or the error after killing the stopped child it was opened for.
+fn or_kill(child: &mut Child, src: Result<LiveSource, bpfc_runtime::events::LiveError>) -> Result<LiveSource, Failed> {
+    src.map_err(|e| {
+        let _ = child.kill();
+        e.to_string().into()
+    })
+}
+
 fn cont(pid: u32) -> Result<(), Failed> {
     let st = Command::new("kill").args(["-CONT", &pid.to_string()]).status().map_err(|e| e.to_string())?;
     if st.success() { Ok(()) } else { Err(format!("kill -CONT {pid} failed").into()) }
@@ -112,13 +120,7 @@ fn open_held_at_exit() -> Result<(), Failed> {
     let mut o = opts(pid);
     o.stop.hold_exit = true;
     let src = LiveSource::tracepoints(&[("syscalls", "sys_enter_openat"), ("syscalls", "sys_exit_openat")], o);
-    let mut src = match src {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e.to_string().into());
-        }
-    };
+    let mut src = or_kill(&mut child, src)?;
     cont(pid)?;
     // Consume slowly: the process runs to its exit long before we read the last file name.
     let mut seen = Vec::new();
@@ -181,13 +183,7 @@ fn syscalls_workload() -> Result<(), Failed> {
     let mut child = spawn_stopped(Command::new(dir.join("workload")).args(["--stop", "syscalls"]))?;
     let pid = child.id();
     let src = LiveSource::tracepoints(&[("raw_syscalls", "sys_enter"), ("syscalls", "sys_enter_getppid")], opts(pid));
-    let mut src = match src {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e.to_string().into());
-        }
-    };
+    let mut src = or_kill(&mut child, src)?;
     cont(pid)?;
     let events: Vec<Event> = src.by_ref().collect();
     let status = child.wait().map_err(|e| e.to_string())?;
@@ -289,13 +285,7 @@ fn uprobes() -> Result<(), Failed> {
     let file_off = entry.file_offset().map_err(|e| e.to_string())?;
     let mut child = spawn_stopped(Command::new(&bin).arg("--stop").stdout(std::process::Stdio::null()))?;
     let pid = child.id();
-    let mut src = match LiveSource::uprobes(&[entry, ret], opts(pid)) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e.to_string().into());
-        }
-    };
+    let mut src = or_kill(&mut child, LiveSource::uprobes(&[entry, ret], opts(pid)))?;
     cont(pid)?;
     let events: Vec<Event> = src.by_ref().collect();
     child.wait().map_err(|e| e.to_string())?;
@@ -350,13 +340,7 @@ fn losses_are_exact() -> Result<(), Failed> {
     let mut child = spawn_stopped(Command::new(dir.join("workload")).args(["--stop", "getppid", &N.to_string()]))?;
     let pid = child.id();
     let src = LiveSource::tracepoints(&[("syscalls", "sys_enter_getppid")], LiveOptions { pages_log2: 0, ..opts(pid) });
-    let mut src = match src {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e.to_string().into());
-        }
-    };
+    let mut src = or_kill(&mut child, src)?;
     cont(pid)?;
     // Nothing is read until the workload has exited, so the ring overflows however fast the consumer is.
     let status = child.wait().map_err(|e| e.to_string())?;
@@ -433,13 +417,7 @@ fn raw_tp_syscalls() -> Result<(), Failed> {
     let pid = child.id();
     let attach =
         [Attach::RawTracepoint { name: "sys_enter".into() }, Attach::RawTracepoint { name: "sys_exit".into() }];
-    let mut src = match LiveSource::open(&attach, opts(pid)) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e.to_string().into());
-        }
-    };
+    let mut src = or_kill(&mut child, LiveSource::open(&attach, opts(pid)))?;
     cont(pid)?;
     let mut seen = Vec::new();
     let mut lines = String::new();
