@@ -384,6 +384,8 @@ fn comments_and_defaults() -> Result<(), Failed> {
     check(err.starts_with("f:4:"), || err.clone())?;
     let evs = parse_str(&format!("{{\"pid\":9,{OPEN}}}"), "f", &formats()).map_err(|e| e.to_string())?;
     check(evs[0].meta.tid == 9 && evs[0].line == Some(1), || format!("{:?}", evs[0]))?;
+    // No time given: a fixed one from the line (1e9 + 1 µs × line), never 0 ("the clock at run time").
+    check(evs[0].meta.time_ns == 1_000_001_000, || format!("time_ns {}", evs[0].meta.time_ns))?;
     let mem: Arc<dyn MemorySource> = evs[0].memory.clone();
     check(mem.blobs().is_empty(), || "memory".into())
 }

@@ -226,6 +226,9 @@ impl<R: BufRead> Iterator for ReplayReader<'_, R> {
     }
 }
 
+/// The `time_ns` of an event that gives none is this plus 1 µs per line number (1-based).
+pub const DEFAULT_TIME_NS: u64 = 1_000_000_000;
+
 /// Parses a whole replay text (all events, or the first error).
 pub fn parse_str(text: &str, file: &str, formats: &TpFormats) -> Result<Vec<Event>, ReplayError> {
     ReplayReader::new(text.as_bytes(), file, formats).collect()
@@ -253,7 +256,9 @@ pub fn parse_line(text: &str, file: &str, line: usize, formats: &TpFormats) -> R
     meta.uid = int("uid", 4)?.unwrap_or(0) as u32;
     meta.gid = int("gid", 4)?.unwrap_or(0) as u32;
     meta.cpu = int("cpu", 4)?.unwrap_or(0) as u32;
-    meta.time_ns = int("time_ns", 8)?.unwrap_or(0);
+    // Without a time the event still gets a fixed one, from its line: replays must be reproducible, and
+    // 0 would make the clock helpers read the clock at run time.
+    meta.time_ns = int("time_ns", 8)?.unwrap_or(DEFAULT_TIME_NS + 1_000 * line as u64);
     if let Some(c) = obj.get("comm") {
         let s = c.as_str().ok_or_else(|| bad("comm", "expected a string".into()))?;
         meta.comm = comm_bytes(s).ok_or_else(|| bad("comm", format!("`{s}` is longer than 15 bytes or has a NUL")))?;
