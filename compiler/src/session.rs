@@ -335,12 +335,13 @@ impl Session {
                 log.lines.push(format!("  trace: {}", t.msg.trim_end_matches('\n')));
             }
             for (fd, r) in self.binding.host().drain_ringbufs() {
-                log.lines.push(format!("  ringbuf {}", self.record(fd, &r.data)));
-                log.ringbuf_records.push((self.map_name_by_fd(fd), r.data));
+                let map = self.map_name_by_fd(fd);
+                log.lines.push(format!("  ringbuf {}", self.record(&map, &r.data)));
+                log.ringbuf_records.push((map, r.data));
             }
             let (samples, lost) = self.binding.host().drain_perf();
             for (fd, s) in samples {
-                log.lines.push(format!("  perf {}", self.record(fd, &s.data)));
+                log.lines.push(format!("  perf {}", self.record(&self.map_name_by_fd(fd), &s.data)));
             }
             if lost > 0 {
                 log.lines.push(format!("  perf: {lost} samples lost"));
@@ -349,9 +350,8 @@ impl Session {
     }
 
     /// `MAP: record`, typed when a record type is known, else hex.
-    fn record(&self, fd: u32, data: &[u8]) -> String {
-        let map = self.map_name_by_fd(fd);
-        let shown = self.records.as_ref().and_then(|r| r.describe(&map, data));
+    fn record(&self, map: &str, data: &[u8]) -> String {
+        let shown = self.records.as_ref().and_then(|r| r.describe(map, data));
         format!("{map}: {}", shown.unwrap_or_else(|| bpfc_runtime::maps::hex(data)))
     }
 

@@ -170,6 +170,7 @@ fn live(session: &Session, input: Option<&input::Input>, args: &Args) -> anyhow:
         for line in log.lines.drain(..) {
             println!("{line}");
         }
+        log.ringbuf_records.clear();
         if let (Some(w), Some(r)) = (writer.as_mut(), recorded) {
             w.write(&event, &r.take())?;
         }
